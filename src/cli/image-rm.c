@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+int cmd_image_rm(berth_ctx *ctx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	berth_err e = {0};
+	berr(&e, -ENOSYS, "PLACEHOLDER image rm");
+	return cli_fail(ctx, &e);
+}

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#include "unit.h"
+
+int main(void)
+{
+	return unit_exit("test-ref");
+}
