@@ -50,3 +50,7 @@ int cmd_image_prune(berth_ctx *ctx, int argc, char **argv);
 int cmd_image_pull(berth_ctx *ctx, int argc, char **argv);
 int cmd_image_rm(berth_ctx *ctx, int argc, char **argv);
 int cmd_image_tag(berth_ctx *ctx, int argc, char **argv);
+
+#include "store.h"
+/* Open the store at ctx->root; on failure prints the error and returns 125, else 0. */
+int cli_open_store(const berth_ctx *ctx, berth_store *s);

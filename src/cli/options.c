@@ -96,3 +96,11 @@ int cli_dispatch(berth_ctx *ctx, const char *group, const char *group_help, cons
 	     verb, group ? "image " : "", group ? group : "", group ? " " : "");
 	return cli_fail(ctx, &e);
 }
+
+int cli_open_store(const berth_ctx *ctx, berth_store *s)
+{
+	berth_err e = {0};
+	if (store_open(ctx->root, s, &e) < 0)
+		return cli_fail(ctx, &e);
+	return 0;
+}

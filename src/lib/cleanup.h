@@ -26,7 +26,7 @@ static inline void closedirp(DIR **d)
 	if (*d)
 		closedir(*d);
 }
-static inline void json_decrefp(json_t **j)
+static inline void berth_json_decrefp(json_t **j)
 {
 	if (*j)
 		json_decref(*j);
@@ -45,7 +45,7 @@ static inline void strvfreep(char ***v)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 #define _cleanup_closedir_ _cleanup_(closedirp)
-#define _cleanup_json_ _cleanup_(json_decrefp)
+#define _cleanup_json_ _cleanup_(berth_json_decrefp)
 #define _cleanup_strv_ _cleanup_(strvfreep)
 
 /* Take ownership out of a cleanup variable. */

@@ -24,6 +24,11 @@ bool layer_is_unpacked(berth_store *s, const char *chain_id);
 int image_unpack(const berth_ctx *ctx, berth_store *s, const oci_manifest *m,
 		 const image_config *cfg, int parallel, progress *p, berth_err *e);
 
+/* Flattened fallback for where overlayfs is unusable: apply every layer of the image in
+ * order onto dest_dirfd (an empty directory), whiteouts applied as deletions. */
+int image_flatten(const berth_ctx *ctx, berth_store *s, const oci_manifest *m,
+		  const image_config *cfg, int dest_dirfd, berth_err *e);
+
 /* Unpack a single layer given its blob digest and expected diff id (used by pull, which
  * starts a layer's unpack as soon as its blob is stored). */
 int layer_unpack_one(const berth_ctx *ctx, berth_store *s, const oci_descriptor *layer,

@@ -32,9 +32,11 @@ typedef struct berth_store {
 	int layers_fd; /* root/layers */
 	int tmp_fd;    /* root/tmp */
 	int holds_fd;  /* root/holds */
+	int gc_fd;     /* store/.gc.lock, held shared while the store is open (see store_prune) */
 } berth_store;
 
-/* Open (creating if missing) the store under root. */
+/* Open (creating if missing) the store under root. While open, the process holds a shared
+ * lock that keeps `image prune` from collecting blobs and layers it is still writing. */
 int store_open(const char *root, berth_store *s, berth_err *e);
 void store_close(berth_store *s);
 
@@ -71,6 +73,9 @@ typedef struct blob_writer {
 	char part_name[DIGEST_HEX_LEN + 8];
 } blob_writer;
 
+/* Returns 0 when ready to write (from *resume_offset on), 1 when the blob is already in
+ * the store (another process finished it while we waited for its lock: nothing to do,
+ * no need to close the writer), or a negative errno. */
 int blob_writer_open(berth_store *s, const char *digest, int64_t size, blob_writer *w,
 		     uint64_t *resume_offset, berth_err *e);
 /* Restart from zero (server ignored the Range request). */
@@ -104,6 +109,18 @@ int store_resolve(berth_store *s, const char *name, char **manifest_digest, char
 /* Holds: a holder (e.g. "machine-foo") keeps manifests from being pruned. */
 int store_hold_set(berth_store *s, const char *holder, const char *manifest_digest, berth_err *e);
 int store_hold_release(berth_store *s, const char *holder, berth_err *e);
+
+/* Garbage collection: delete blobs, layer directories, stale partial downloads and
+ * scratch directories that nothing in index.json or holds/ reaches. Takes the exclusive
+ * lock, then waits until no other process has the store open, so nothing in flight is
+ * collected. Reports what it freed. */
+typedef struct prune_report {
+	uint64_t blobs, layers, bytes;
+} prune_report;
+/* wait=false: return -EAGAIN at once (no message) when another process has the store open. */
+int store_prune(berth_store *s, bool wait, prune_report *rep, berth_err *e);
+/* Names of the holders (caller frees with strv) that hold manifest_digest. */
+int store_hold_list(berth_store *s, const char *manifest_digest, char ***holders, berth_err *e);
 
 /* Make a fresh scratch directory under tmp/; returns its name (caller frees). */
 int store_mkdtemp(berth_store *s, char **name, berth_err *e);
