@@ -9,22 +9,22 @@
 #include "cli.h"
 
 static const char main_help[] =
-	"Usage: berth [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
-	"\n"
-	"berth runs container machines: persistent Linux environments made from OCI images.\n"
-	"\n"
-	"Global options:\n"
-	"  --root DIR   state directory (also $BERTH_ROOT; default /var/lib/berth as root,\n"
-	"               $XDG_DATA_HOME/berth otherwise)\n"
-	"  --json       machine-readable output\n"
-	"  -q, --quiet  print only essential output\n"
-	"  --debug      print diagnostics to stderr\n"
-	"  --version    print the version and exit\n"
-	"  -h, --help   print this help\n";
+    "Usage: berth [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
+    "\n"
+    "berth runs container machines: persistent Linux environments made from OCI images.\n"
+    "\n"
+    "Global options:\n"
+    "  --root DIR   state directory (also $BERTH_ROOT; default /var/lib/berth as root,\n"
+    "               $XDG_DATA_HOME/berth otherwise)\n"
+    "  --json       machine-readable output\n"
+    "  -q, --quiet  print only essential output\n"
+    "  --debug      print diagnostics to stderr\n"
+    "  --version    print the version and exit\n"
+    "  -h, --help   print this help\n";
 
 static const cli_verb main_verbs[] = {
-	{"image", cmd_image, "manage images: pull, import, ls, inspect, tag, rm, prune"},
-	{NULL, NULL, NULL},
+    {"image", cmd_image, "manage images: pull, import, ls, inspect, tag, rm, prune"},
+    {NULL, NULL, NULL},
 };
 
 static char *default_root(void)
@@ -52,10 +52,10 @@ int main(int argc, char **argv)
 	berth_ctx ctx = {0};
 	char *root = NULL;
 	static const struct option opts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"version", no_argument, NULL, 'V'},
-		CLI_COMMON_LONGOPTS,
-		{NULL, 0, NULL, 0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"version", no_argument, NULL, 'V'},
+	    CLI_COMMON_LONGOPTS,
+	    {NULL, 0, NULL, 0},
 	};
 	ctx.tty = isatty(STDOUT_FILENO);
 	int c;

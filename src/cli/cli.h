@@ -22,7 +22,7 @@ int cli_dispatch(berth_ctx *ctx, const char *group, const char *group_help, cons
 int cli_fail(const berth_ctx *ctx, const berth_err *e);
 /* Bad usage: print the sentence plus "See 'berth VERB --help'."; returns 125. */
 int cli_usage(const berth_ctx *ctx, const char *verb, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Print JSON to stdout (indented) followed by a newline. */
 void cli_print_json(json_t *j);
 /* Human-readable size ("12.3MB") into buf. */
@@ -38,8 +38,14 @@ const char *cli_human_size(double bytes, char *buf, size_t len);
 #define OPT_DEBUG 0x1002
 #define CLI_COMMON_LONGOPTS                                                                        \
 	{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, OPT_JSON},                   \
-		{"quiet", no_argument, NULL, 'q'}, {"debug", no_argument, NULL, OPT_DEBUG}
+	    {"quiet", no_argument, NULL, 'q'},                                                     \
+	{                                                                                          \
+		"debug", no_argument, NULL, OPT_DEBUG                                              \
+	}
 int cli_common_opt(berth_ctx *ctx, int c);
+/* Parse the options of a verb that has only the common ones. Returns -1 to go on (optind is
+ * the first operand), else the exit code to return (0 after --help, 125 on bad usage). */
+int cli_parse_common(berth_ctx *ctx, int argc, char **argv, const char *verb, const char *usage);
 
 /* Image verbs. */
 int cmd_image(berth_ctx *ctx, int argc, char **argv);

@@ -10,14 +10,14 @@
 #include "layers.h"
 
 static const char usage[] =
-	"Usage: berth image inspect IMAGE...\n"
-	"\n"
-	"Print a JSON array with, for each image: its names, manifest digest, config, layers\n"
-	"(digest, diff id, chain id, compressed and unpacked sizes) and total sizes.\n"
-	"IMAGE is a name (debian:bookworm), a digest (sha256:...) or an id prefix.\n"
-	"\n"
-	"Options:\n"
-	"  -h, --help   print this help\n";
+    "Usage: berth image inspect IMAGE...\n"
+    "\n"
+    "Print a JSON array with, for each image: its names, manifest digest, config, layers\n"
+    "(digest, diff id, chain id, compressed and unpacked sizes) and total sizes.\n"
+    "IMAGE is a name (debian:bookworm), a digest (sha256:...) or an id prefix.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   print this help\n";
 
 static json_t *names_of(json_t *index, const char *digest)
 {
@@ -28,7 +28,7 @@ static json_t *names_of(json_t *index, const char *digest)
 	{
 		const char *d = json_string_value(json_object_get(m, "digest"));
 		const char *n = json_string_value(
-			json_object_get(json_object_get(m, "annotations"), ANNOTATION_REF_NAME));
+		    json_object_get(json_object_get(m, "annotations"), ANNOTATION_REF_NAME));
 		if (d && n && !strcmp(d, digest))
 			json_array_append_new(names, json_string(n));
 	}
@@ -45,8 +45,7 @@ static json_t *layer_json(berth_store *s, const char *chain)
 	return json_loadfd(fd, 0, NULL);
 }
 
-static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *out,
-		       berth_err *e)
+static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *out, berth_err *e)
 {
 	_cleanup_free_ char *digest = NULL;
 	int r = store_resolve(s, name, &digest, NULL, e);
@@ -67,10 +66,10 @@ static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *
 	bool all_unpacked = true;
 	for (size_t i = 0; i < img.manifest.n_layers; i++) {
 		const oci_descriptor *l = &img.manifest.layers[i];
-		json_t *lj = json_pack("{s:s,s:s,s:I,s:s,s:s}", "digest", l->digest, "mediaType",
-				       l->media_type ? l->media_type : "", "size",
-				       (json_int_t)l->size, "diffID", img.config.diff_ids[i],
-				       "chainID", chains[i]);
+		json_t *lj =
+		    json_pack("{s:s,s:s,s:I,s:s,s:s}", "digest", l->digest, "mediaType",
+			      l->media_type ? l->media_type : "", "size", (json_int_t)l->size,
+			      "diffID", img.config.diff_ids[i], "chainID", chains[i]);
 		_cleanup_json_ json_t *meta = layer_json(s, chains[i]);
 		json_int_t ub = json_integer_value(json_object_get(meta, "unpackedBytes"));
 		json_object_set_new(lj, "unpacked", json_boolean(meta != NULL));
@@ -85,17 +84,17 @@ static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *
 	free(chains);
 	json_t *cfg = img.config.raw;
 	json_t *j = json_pack(
-		"{s:o,s:s,s:s,s:I,s:I,s:s*,s:s*,s:s*,s:o,s:{s:s,s:I},s:o,s:I,s:I*}", "names",
-		names_of(index, digest), "digest", digest, "mediaType",
-		img.manifest.media_type ? img.manifest.media_type : MT_OCI_MANIFEST, "manifestSize",
-		(json_int_t)img.manifest_size, "size", (json_int_t)stored_image_size(&img), "os",
-		img.config.os, "architecture", img.config.arch, "created",
-		json_string_value(json_object_get(cfg, "created")), "config",
-		json_deep_copy(json_object_get(cfg, "config") ? json_object_get(cfg, "config")
-							      : json_object()),
-		"configDescriptor", "digest", img.manifest.config.digest, "size",
-		(json_int_t)img.manifest.config.size, "layers", layers, "layerCount",
-		(json_int_t)img.manifest.n_layers, "unpackedSize", (json_int_t)unpacked_total);
+	    "{s:o,s:s,s:s,s:I,s:I,s:s*,s:s*,s:s*,s:o,s:{s:s,s:I},s:o,s:I,s:I*}", "names",
+	    names_of(index, digest), "digest", digest, "mediaType",
+	    img.manifest.media_type ? img.manifest.media_type : MT_OCI_MANIFEST, "manifestSize",
+	    (json_int_t)img.manifest_size, "size", (json_int_t)stored_image_size(&img), "os",
+	    img.config.os, "architecture", img.config.arch, "created",
+	    json_string_value(json_object_get(cfg, "created")), "config",
+	    json_deep_copy(json_object_get(cfg, "config") ? json_object_get(cfg, "config")
+							  : json_object()),
+	    "configDescriptor", "digest", img.manifest.config.digest, "size",
+	    (json_int_t)img.manifest.config.size, "layers", layers, "layerCount",
+	    (json_int_t)img.manifest.n_layers, "unpackedSize", (json_int_t)unpacked_total);
 	if (!all_unpacked)
 		json_object_set_new(j, "unpackedSize", json_null());
 	stored_image_free(&img);
@@ -107,18 +106,9 @@ static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *
 
 int cmd_image_inspect(berth_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
-	int c;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "image inspect", "Unknown option");
-	}
+	int pr = cli_parse_common(ctx, argc, argv, "image inspect", usage);
+	if (pr >= 0)
+		return pr;
 	if (optind >= argc)
 		return cli_usage(ctx, "image inspect", "Name at least one image to inspect");
 	berth_store s;

@@ -34,18 +34,9 @@ static void split_ref(const char *ref, char *repo, size_t rlen, char *tag, size_
 
 int cmd_image_ls(berth_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
-	int c;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "image ls", "Unknown option");
-	}
+	int pr = cli_parse_common(ctx, argc, argv, "image ls", usage);
+	if (pr >= 0)
+		return pr;
 	if (optind < argc)
 		return cli_usage(ctx, "image ls", "'image ls' takes no arguments");
 
@@ -118,8 +109,8 @@ int cmd_image_ls(berth_ctx *ctx, int argc, char **argv)
 		       json_string_value(json_object_get(m, "repository")),
 		       json_string_value(json_object_get(m, "tag")),
 		       digest_hex(json_string_value(json_object_get(m, "digest"))),
-		       created ? created : "", sz >= 0 ? cli_human_size((double)sz, size, sizeof(size))
-						  : "(damaged)");
+		       created ? created : "",
+		       sz >= 0 ? cli_human_size((double)sz, size, sizeof(size)) : "(damaged)");
 	}
 	return 0;
 }

@@ -4,29 +4,20 @@
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: berth image prune [--json]\n"
-	"\n"
-	"Delete blobs, unpacked layers, partial downloads and scratch files that no image name\n"
-	"and no machine uses. Waits for other berth processes using the store to finish.\n"
-	"\n"
-	"Options:\n"
-	"  --json       print what was freed as JSON\n"
-	"  -h, --help   print this help\n";
+    "Usage: berth image prune [--json]\n"
+    "\n"
+    "Delete blobs, unpacked layers, partial downloads and scratch files that no image name\n"
+    "and no machine uses. Waits for other berth processes using the store to finish.\n"
+    "\n"
+    "Options:\n"
+    "  --json       print what was freed as JSON\n"
+    "  -h, --help   print this help\n";
 
 int cmd_image_prune(berth_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
-	int c;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "image prune", "Unknown option");
-	}
+	int pr = cli_parse_common(ctx, argc, argv, "image prune", usage);
+	if (pr >= 0)
+		return pr;
 	if (optind < argc)
 		return cli_usage(ctx, "image prune", "'image prune' takes no arguments");
 	berth_store s;

@@ -7,16 +7,16 @@
 #include "ref.h"
 
 static const char usage[] =
-	"Usage: berth image rm [-f] IMAGE...\n"
-	"\n"
-	"Remove image names. IMAGE given by name removes that name; given by digest or id it\n"
-	"removes every name of that image. Blobs and layers nothing else uses are deleted.\n"
-	"An image a machine uses keeps its last name unless --force is given (the machine\n"
-	"keeps its data either way).\n"
-	"\n"
-	"Options:\n"
-	"  -f, --force  remove names even when a machine uses the image\n"
-	"  -h, --help   print this help\n";
+    "Usage: berth image rm [-f] IMAGE...\n"
+    "\n"
+    "Remove image names. IMAGE given by name removes that name; given by digest or id it\n"
+    "removes every name of that image. Blobs and layers nothing else uses are deleted.\n"
+    "An image a machine uses keeps its last name unless --force is given (the machine\n"
+    "keeps its data either way).\n"
+    "\n"
+    "Options:\n"
+    "  -f, --force  remove names even when a machine uses the image\n"
+    "  -h, --help   print this help\n";
 
 /* Names in index.json that point at digest. */
 static json_t *names_for(berth_store *s, const char *digest, berth_err *e)
@@ -32,15 +32,14 @@ static json_t *names_for(berth_store *s, const char *digest, berth_err *e)
 	{
 		const char *d = json_string_value(json_object_get(m, "digest"));
 		const char *n = json_string_value(
-			json_object_get(json_object_get(m, "annotations"), ANNOTATION_REF_NAME));
+		    json_object_get(json_object_get(m, "annotations"), ANNOTATION_REF_NAME));
 		if (d && n && !strcmp(d, digest))
 			json_array_append_new(names, json_string(n));
 	}
 	return names;
 }
 
-static int rm_one(const berth_ctx *ctx, berth_store *s, const char *name, bool force,
-		  berth_err *e)
+static int rm_one(const berth_ctx *ctx, berth_store *s, const char *name, bool force, berth_err *e)
 {
 	_cleanup_free_ char *digest = NULL, *matched = NULL;
 	int r = store_resolve(s, name, &digest, &matched, e);
@@ -94,7 +93,7 @@ static int rm_one(const berth_ctx *ctx, berth_store *s, const char *name, bool f
 int cmd_image_rm(berth_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"force", no_argument, NULL, 'f'}, CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	    {"force", no_argument, NULL, 'f'}, CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	bool force = false;
 	int c;
 	optind = 0;

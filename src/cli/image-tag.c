@@ -7,27 +7,19 @@
 #include "image.h"
 #include "ref.h"
 
-static const char usage[] = "Usage: berth image tag IMAGE NAME...\n"
-			    "\n"
-			    "Give the image IMAGE (a name, digest or id) the additional names NAME.\n"
-			    "\n"
-			    "Options:\n"
-			    "  -h, --help   print this help\n";
+static const char usage[] =
+    "Usage: berth image tag IMAGE NAME...\n"
+    "\n"
+    "Give the image IMAGE (a name, digest or id) the additional names NAME.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help   print this help\n";
 
 int cmd_image_tag(berth_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
-	int c;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "image tag", "Unknown option");
-	}
+	int pr = cli_parse_common(ctx, argc, argv, "image tag", usage);
+	if (pr >= 0)
+		return pr;
 	if (argc - optind < 2)
 		return cli_usage(ctx, "image tag", "'image tag' needs an image and a new name");
 	berth_store s;

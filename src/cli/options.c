@@ -104,3 +104,20 @@ int cli_open_store(const berth_ctx *ctx, berth_store *s)
 		return cli_fail(ctx, &e);
 	return 0;
 }
+
+int cli_parse_common(berth_ctx *ctx, int argc, char **argv, const char *verb, const char *usage)
+{
+	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+		int r = cli_common_opt(ctx, c);
+		if (r == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (r < 0)
+			return cli_usage(ctx, verb, "Unknown option");
+	}
+	return -1;
+}

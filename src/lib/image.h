@@ -12,8 +12,7 @@ typedef struct stored_image {
 } stored_image;
 
 /* Load the image whose manifest has this digest; checks that config and layer counts agree. */
-int stored_image_load(berth_store *s, const char *manifest_digest, stored_image *img,
-		      berth_err *e);
+int stored_image_load(berth_store *s, const char *manifest_digest, stored_image *img, berth_err *e);
 void stored_image_free(stored_image *img);
 /* Sum of the (compressed) layer sizes from the manifest. */
 int64_t stored_image_size(const stored_image *img);

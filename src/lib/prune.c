@@ -245,7 +245,7 @@ int store_hold_list(berth_store *s, const char *manifest_digest, char ***holders
 		if (de->d_name[0] == '.')
 			continue;
 		_cleanup_close_ int hf =
-			openat(s->holds_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		    openat(s->holds_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (hf < 0)
 			continue;
 		char buf[4096];

@@ -65,7 +65,7 @@ int store_write_blob(berth_store *s, const void *data, size_t len, const char *e
 typedef struct blob_writer {
 	berth_store *store;
 	char digest[DIGEST_STR_LEN]; /* expected */
-	int64_t size;                /* expected, -1 if unknown */
+	int64_t size;		     /* expected, -1 if unknown */
 	int fd;
 	int lock_fd; /* flock on the .part so two pulls don't write one file at once */
 	uint64_t written;
@@ -92,8 +92,8 @@ int store_index_save(berth_store *s, json_t *index, berth_err *e);
 
 /* Point ref (normalised string) at a manifest; replaces an existing entry with that ref.
  * Takes the lock itself. */
-int store_tag(berth_store *s, const char *ref, const char *manifest_digest,
-	      const char *media_type, int64_t size, berth_err *e);
+int store_tag(berth_store *s, const char *ref, const char *manifest_digest, const char *media_type,
+	      int64_t size, berth_err *e);
 /* Remove one ref; -ENOENT with a sentence when absent. Takes the lock itself. */
 int store_untag(berth_store *s, const char *ref, berth_err *e);
 

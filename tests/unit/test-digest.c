@@ -40,10 +40,15 @@ int main(void)
 	CHECK(digest_valid(d));
 	CHECK(!digest_valid(NULL));
 	CHECK(!digest_valid("sha256:"));
-	CHECK(!digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-	CHECK(!digest_valid("sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-	CHECK(!digest_valid("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"));
-	CHECK(!digest_valid("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015add"));
-	CHECK(!digest_valid("sha256:../../../../etc/passwd00000000000000000000000000000000000000000"));
+	CHECK(!digest_valid(
+	    "sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!digest_valid(
+	    "sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!digest_valid(
+	    "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"));
+	CHECK(!digest_valid(
+	    "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015add"));
+	CHECK(!digest_valid(
+	    "sha256:../../../../etc/passwd00000000000000000000000000000000000000000"));
 	return unit_exit("test-digest");
 }

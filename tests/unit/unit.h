@@ -14,7 +14,7 @@ extern int unit_checks;
 		unit_checks++;                                                                     \
 		if (!(cond)) {                                                                     \
 			unit_failures++;                                                           \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
 		}                                                                                  \
 	} while (0)
 
@@ -24,8 +24,9 @@ extern int unit_checks;
 		unit_checks++;                                                                     \
 		if (!_a || !_b || strcmp(_a, _b) != 0) {                                           \
 			unit_failures++;                                                           \
-			fprintf(stderr, "%s:%d: CHECK_STREQ failed: %s == \"%s\", expected \"%s\"\n", \
-				__FILE__, __LINE__, #a, _a ? _a : "(null)", _b ? _b : "(null)");  \
+			fprintf(stderr,                                                            \
+				"%s:%d: CHECK_STREQ failed: %s == \"%s\", expected \"%s\"\n",      \
+				__FILE__, __LINE__, #a, _a ? _a : "(null)", _b ? _b : "(null)");   \
 		}                                                                                  \
 	} while (0)
 
