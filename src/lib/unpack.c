@@ -1,1 +1,1013 @@
 /* SPDX-License-Identifier: MIT */
+#include "unpack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "decompress.h"
+
+#define BUF_SIZE (1u << 20)
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+#define WH_META ".wh..wh."
+
+/* A directory whose mode and times are applied at the end, deepest first. */
+typedef struct dir_meta {
+	char *path;
+	size_t depth, seq;
+	mode_t mode;
+	bool times;
+	struct timespec ts[2];
+} dir_meta;
+
+/* Set of paths this layer created (WHITEOUT_APPLY: an opaque directory keeps them). */
+typedef struct pathset {
+	char **slot;
+	size_t cap, n;
+} pathset;
+
+typedef struct unpacker {
+	int root;
+	const unpack_opts *opts;
+	const char *ovl_prefix;
+	unpack_stats *stats;
+	berth_err *e;
+	struct archive *a;
+	const char *entry; /* raw name of the entry being unpacked, for messages */
+	/* parent directory cache: consecutive entries mostly share one */
+	char *cache_path;
+	int cache_fd;
+	dir_meta *dirs;
+	size_t n_dirs, cap_dirs;
+	pathset created;
+	/* source */
+	unpack_read_fn rd;
+	void *rd_opaque;
+	berth_err *rd_err; /* filled by the source when it has a better sentence */
+	sha256_ctx *hash;
+	unsigned char *buf;
+	bool src_eof;
+	ssize_t src_fail;
+} unpacker;
+
+/* ---- paths ---------------------------------------------------------------------------- */
+
+/* Normalise a tar path: strip leading '/', drop empty and '.' components, refuse '..'.
+ * "" is the layer root. */
+static int norm_path(unpacker *u, const char *raw, const char *what, char **out)
+{
+	size_t len = strlen(raw);
+	char *p = malloc(len + 1);
+	if (!p)
+		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
+	size_t o = 0;
+	const char *s = raw;
+	while (*s) {
+		while (*s == '/')
+			s++;
+		const char *c = s;
+		while (*s && *s != '/')
+			s++;
+		size_t n = (size_t)(s - c);
+		if (n == 0 || (n == 1 && c[0] == '.'))
+			continue;
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			free(p);
+			return berr(u->e, -EPERM,
+				    "Layer entry '%s' has a '..' component%s%s%s that leaves the "
+				    "layer; the image is corrupt or hostile",
+				    u->entry, what ? " in its " : "", what ? what : "",
+				    what ? " target" : "");
+		}
+		if (o)
+			p[o++] = '/';
+		memcpy(p + o, c, n);
+		o += n;
+	}
+	p[o] = 0;
+	*out = p;
+	return 0;
+}
+
+static size_t path_depth(const char *p)
+{
+	if (!*p)
+		return 0;
+	size_t d = 1;
+	for (; *p; p++)
+		d += *p == '/';
+	return d;
+}
+
+/* openat2 confined to the layer root; "" is the root itself. */
+static int resolve(int root, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	for (int i = 0; i < 64; i++) {
+		long fd = syscall(SYS_openat2, root, *path ? path : ".", &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+/* ---- the set of created paths --------------------------------------------------------- */
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static bool pathset_has(const pathset *ps, const char *p)
+{
+	if (!ps->cap)
+		return false;
+	for (size_t i = hash_str(p) & (ps->cap - 1);; i = (i + 1) & (ps->cap - 1)) {
+		if (!ps->slot[i])
+			return false;
+		if (strcmp(ps->slot[i], p) == 0)
+			return true;
+	}
+}
+
+static int pathset_put(pathset *ps, char *owned)
+{
+	if ((ps->n + 1) * 2 > ps->cap) {
+		size_t ncap = ps->cap ? ps->cap * 2 : 256;
+		char **ns = calloc(ncap, sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		for (size_t i = 0; i < ps->cap; i++) {
+			if (!ps->slot[i])
+				continue;
+			size_t j = hash_str(ps->slot[i]) & (ncap - 1);
+			while (ns[j])
+				j = (j + 1) & (ncap - 1);
+			ns[j] = ps->slot[i];
+		}
+		free(ps->slot);
+		ps->slot = ns;
+		ps->cap = ncap;
+	}
+	size_t i = hash_str(owned) & (ps->cap - 1);
+	while (ps->slot[i])
+		i = (i + 1) & (ps->cap - 1);
+	ps->slot[i] = owned;
+	ps->n++;
+	return 0;
+}
+
+static void pathset_free(pathset *ps)
+{
+	for (size_t i = 0; i < ps->cap; i++)
+		free(ps->slot[i]);
+	free(ps->slot);
+}
+
+/* Remember path and its ancestors as made by this layer (WHITEOUT_APPLY only). */
+static int track(unpacker *u, const char *path)
+{
+	if (u->opts->whiteouts != WHITEOUT_APPLY || !*path)
+		return 0;
+	_cleanup_free_ char *p = strdup(path);
+	if (!p)
+		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
+	while (*p && !pathset_has(&u->created, p)) {
+		char *copy = strdup(p);
+		if (!copy || pathset_put(&u->created, copy) < 0) {
+			free(copy);
+			return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'",
+				    u->entry);
+		}
+		char *slash = strrchr(p, '/');
+		if (slash)
+			*slash = 0;
+		else
+			*p = 0;
+	}
+	return 0;
+}
+
+/* ---- removing ------------------------------------------------------------------------- */
+
+static void cache_drop(unpacker *u)
+{
+	free(u->cache_path);
+	u->cache_path = NULL;
+	if (u->cache_fd >= 0)
+		close(u->cache_fd);
+	u->cache_fd = -1;
+}
+
+/* Delete name under dfd recursively, never following symlinks. */
+static int rm_rf_at(int dfd, const char *name)
+{
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR)
+		return -errno;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	for (int pass = 0; pass < 4; pass++) {
+		struct dirent *de;
+		errno = 0;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			int r = rm_rf_at(dirfd(d), de->d_name);
+			if (r < 0)
+				return r;
+		}
+		if (errno)
+			return -errno;
+		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY)
+			return -errno;
+		rewinddir(d);
+	}
+	return -ENOTEMPTY;
+}
+
+/* Make room for a new entry at pfd/name. Returns 1 when an existing directory was kept
+ * (keep_dir and it is a real directory), 0 otherwise. */
+static int clear_spot(unpacker *u, int pfd, const char *name, bool keep_dir)
+{
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return berr_errno(u->e, -errno,
+				  "Cannot inspect the existing file for layer entry '%s'",
+				  u->entry);
+	}
+	if (keep_dir && S_ISDIR(st.st_mode))
+		return 1;
+	/* pfd is the cached parent; what goes is a child of it, so the cache stays right */
+	int r = rm_rf_at(pfd, name);
+	if (r < 0)
+		return berr_errno(u->e, r, "Cannot replace the existing file for layer entry '%s'",
+				  u->entry);
+	return 0;
+}
+
+/* ---- parents -------------------------------------------------------------------------- */
+
+static int parent_error(unpacker *u, int r, const char *parent)
+{
+	if (r == -ENOTDIR || r == -ENOENT || r == -ELOOP)
+		return berr(u->e, -ENOTDIR,
+			    "Layer entry '%s' needs '%s' to be a directory, but it is not (it may "
+			    "be a file or a symlink that leads nowhere); the image is corrupt",
+			    u->entry, parent);
+	return berr_errno(u->e, r, "Cannot open directory '%s' for layer entry '%s'", parent,
+			  u->entry);
+}
+
+/* Create the missing directories of parent one component at a time; returns an fd. */
+static int make_parents(unpacker *u, const char *parent)
+{
+	_cleanup_free_ char *p = strdup(parent);
+	if (!p)
+		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
+	_cleanup_close_ int prev = resolve(u->root, "", O_PATH | O_DIRECTORY);
+	if (prev < 0)
+		return berr_errno(u->e, prev, "Cannot open the layer directory");
+	char *comp = p;
+	for (;;) {
+		char *slash = strchr(comp, '/');
+		if (slash)
+			*slash = 0;
+		int fd = resolve(u->root, p, O_PATH | O_DIRECTORY);
+		if (fd == -ENOENT) {
+			if (mkdirat(prev, comp, 0755) < 0 && errno != EEXIST)
+				return berr_errno(
+				    u->e, -errno,
+				    "Cannot create directory '%s' for layer entry '%s'", p,
+				    u->entry);
+			fd = openat(prev, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return parent_error(u, -errno, p);
+			if (fchmod(fd, 0755) < 0) {
+				int r = -errno;
+				close(fd);
+				return berr_errno(u->e, r, "Cannot set the mode of directory '%s'",
+						  p);
+			}
+			int r = track(u, p);
+			if (r < 0) {
+				close(fd);
+				return r;
+			}
+		}
+		if (fd < 0)
+			return parent_error(u, fd, p);
+		close(prev);
+		prev = fd;
+		if (!slash)
+			break;
+		*slash = '/';
+		comp = slash + 1;
+	}
+	return TAKE_FD(prev);
+}
+
+/* The parent directory of an entry, resolved inside the root (borrowed fd). With create,
+ * missing directories are made; without, -ENOENT is returned quietly. */
+static int open_parent(unpacker *u, const char *parent, bool create)
+{
+	if (u->cache_path && strcmp(u->cache_path, parent) == 0)
+		return u->cache_fd;
+	int fd = resolve(u->root, parent, O_PATH | O_DIRECTORY);
+	if (fd == -ENOENT && !create)
+		return fd;
+	if (fd == -ENOENT)
+		fd = make_parents(u, parent);
+	else if (fd < 0)
+		return parent_error(u, fd, parent);
+	if (fd < 0)
+		return fd;
+	char *copy = strdup(parent);
+	if (!copy) {
+		close(fd);
+		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
+	}
+	cache_drop(u);
+	u->cache_path = copy;
+	u->cache_fd = fd;
+	return fd;
+}
+
+/* ---- metadata ------------------------------------------------------------------------- */
+
+static void entry_times(struct archive_entry *ent, struct timespec ts[2], bool *have)
+{
+	bool m = archive_entry_mtime_is_set(ent), a = archive_entry_atime_is_set(ent);
+	long mn = archive_entry_mtime_nsec(ent), an = archive_entry_atime_nsec(ent);
+	if (mn < 0 || mn > 999999999)
+		mn = 0;
+	if (an < 0 || an > 999999999)
+		an = 0;
+	ts[1] =
+	    m ? (struct timespec){archive_entry_mtime(ent), mn} : (struct timespec){0, UTIME_OMIT};
+	ts[0] = a ? (struct timespec){archive_entry_atime(ent), an} : ts[1];
+	*have = m || a;
+}
+
+/* chown through fd, or through pfd/name without following (fd < 0). */
+static int set_owner(unpacker *u, struct archive_entry *ent, int fd, int pfd, const char *name)
+{
+	la_int64_t uid = archive_entry_uid(ent), gid = archive_entry_gid(ent);
+	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
+		return berr(u->e, -EINVAL,
+			    "Layer entry '%s' has an owner %lld:%lld outside the valid id range; "
+			    "the image is corrupt",
+			    u->entry, (long long)uid, (long long)gid);
+	int r = fd >= 0 ? fchown(fd, (uid_t)uid, (gid_t)gid)
+			: fchownat(pfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
+	if (r < 0 && !(!u->opts->chown && (errno == EPERM || errno == EINVAL)))
+		return berr_errno(u->e, -errno, "Cannot set owner %lld:%lld of layer entry '%s'",
+				  (long long)uid, (long long)gid, u->entry);
+	return 0;
+}
+
+static bool xattr_skipped(const char *name)
+{
+	/* SELinux labels belong to the host's policy; overlay's own attributes inside a layer
+	 * could redirect lookups, so they never come from an image. */
+	return !strcmp(name, "security.selinux") || !strncmp(name, "trusted.overlay.", 16) ||
+	       !strncmp(name, "user.overlay.", 13);
+}
+
+/* Set the entry's xattrs on fd, or (fd < 0) on the symlink pfd/name. */
+static int set_xattrs(unpacker *u, struct archive_entry *ent, int fd, int pfd, const char *name)
+{
+	if (archive_entry_xattr_reset(ent) <= 0)
+		return 0;
+	char proc[64 + NAME_MAX];
+	if (fd < 0)
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", pfd, name);
+	const char *xn;
+	const void *val;
+	size_t size;
+	while (archive_entry_xattr_next(ent, &xn, &val, &size) == ARCHIVE_OK) {
+		if (!xn || !*xn || xattr_skipped(xn))
+			continue;
+		int r =
+		    fd >= 0 ? fsetxattr(fd, xn, val, size, 0) : lsetxattr(proc, xn, val, size, 0);
+		if (r == 0)
+			continue;
+		/* user.* is not allowed on symlinks; trusted.* needs host root. */
+		if (errno == EPERM && (fd < 0 || (!u->opts->chown && !strncmp(xn, "trusted.", 8))))
+			continue;
+		return berr_errno(u->e, -errno,
+				  "Cannot set extended attribute '%s' on layer entry '%s'", xn,
+				  u->entry);
+	}
+	return 0;
+}
+
+static int record_dir(unpacker *u, const char *path, struct archive_entry *ent)
+{
+	if (u->n_dirs == u->cap_dirs) {
+		size_t ncap = u->cap_dirs ? u->cap_dirs * 2 : 64;
+		dir_meta *nd = realloc(u->dirs, ncap * sizeof(*nd));
+		if (!nd)
+			return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'",
+				    u->entry);
+		u->dirs = nd;
+		u->cap_dirs = ncap;
+	}
+	dir_meta *d = &u->dirs[u->n_dirs];
+	d->path = strdup(path);
+	if (!d->path)
+		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
+	d->depth = path_depth(path);
+	d->seq = u->n_dirs++;
+	d->mode = archive_entry_mode(ent) & 07777;
+	entry_times(ent, d->ts, &d->times);
+	return 0;
+}
+
+static int cmp_dir(const void *a, const void *b)
+{
+	const dir_meta *x = a, *y = b;
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Directory modes and times, deepest first, once nothing else will touch them. */
+static int finish_dirs(unpacker *u)
+{
+	qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), cmp_dir);
+	for (size_t i = 0; i < u->n_dirs; i++) {
+		dir_meta *d = &u->dirs[i];
+		u->entry = d->path;
+		char *slash = strrchr(d->path, '/');
+		const char *name = slash ? slash + 1 : d->path;
+		if (slash)
+			*slash = 0;
+		int fd;
+		if (!*d->path && !slash) {
+			fd = resolve(u->root, "", O_RDONLY | O_DIRECTORY);
+		} else {
+			_cleanup_close_ int pfd =
+			    resolve(u->root, slash ? d->path : "", O_PATH | O_DIRECTORY);
+			fd = pfd < 0 ? pfd
+				     : openat(pfd, name,
+					      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0 && pfd >= 0)
+				fd = -errno;
+		}
+		if (slash)
+			*slash = '/';
+		/* replaced or whited out by a later entry */
+		if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+			continue;
+		if (fd < 0)
+			return berr_errno(u->e, fd, "Cannot open directory '%s' of the layer",
+					  d->path);
+		int r = fchmod(fd, d->mode) < 0 ? -errno : 0;
+		if (r == 0 && d->times && futimens(fd, d->ts) < 0)
+			r = -errno;
+		close(fd);
+		if (r < 0)
+			return berr_errno(
+			    u->e, r, "Cannot set the mode and times of directory '%s'", d->path);
+	}
+	return 0;
+}
+
+/* ---- entry kinds ---------------------------------------------------------------------- */
+
+static int write_data(unpacker *u, int fd, uint64_t size)
+{
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int r = archive_read_data_block(u->a, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return -EBADMSG; /* reported by the caller from archive_error_string */
+		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
+			return berr(u->e, -EBADMSG,
+				    "Layer entry '%s' has data beyond its declared size of %llu "
+				    "bytes; the image is corrupt",
+				    u->entry, (unsigned long long)size);
+		const char *p = buf;
+		while (len) {
+			ssize_t n = pwrite(fd, p, len, off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return berr_errno(u->e, n < 0 ? -errno : -EIO,
+						  "Cannot write layer entry '%s'", u->entry);
+			p += n;
+			off += n;
+			len -= (size_t)n;
+			u->stats->bytes += (uint64_t)n;
+		}
+	}
+	if (ftruncate(fd, (off_t)size) < 0)
+		return berr_errno(u->e, -errno, "Cannot set the size of layer entry '%s'",
+				  u->entry);
+	return 0;
+}
+
+static int do_file(unpacker *u, struct archive_entry *ent, int pfd, const char *name)
+{
+	la_int64_t size = archive_entry_size(ent);
+	if (size < 0)
+		return berr(u->e, -EBADMSG, "Layer entry '%s' has a negative size", u->entry);
+	if (u->opts->max_file_size && (uint64_t)size > u->opts->max_file_size)
+		return berr(u->e, -EFBIG,
+			    "Layer entry '%s' is a file of %lld bytes, more than the limit of %llu "
+			    "bytes; the image is corrupt or hostile",
+			    u->entry, (long long)size, (unsigned long long)u->opts->max_file_size);
+	int r = clear_spot(u, pfd, name, false);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd =
+	    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return berr_errno(u->e, -errno, "Cannot create layer entry '%s'", u->entry);
+	r = write_data(u, fd, (uint64_t)size);
+	if (r < 0)
+		return r;
+	struct timespec ts[2];
+	bool have;
+	entry_times(ent, ts, &have);
+	/* chown clears setuid and file capabilities, so mode and xattrs come after it */
+	if ((r = set_owner(u, ent, fd, -1, NULL)) < 0)
+		return r;
+	if (fchmod(fd, archive_entry_mode(ent) & 07777) < 0)
+		return berr_errno(u->e, -errno, "Cannot set the mode of layer entry '%s'",
+				  u->entry);
+	if ((r = set_xattrs(u, ent, fd, -1, NULL)) < 0)
+		return r;
+	if (have && futimens(fd, ts) < 0)
+		return berr_errno(u->e, -errno, "Cannot set the times of layer entry '%s'",
+				  u->entry);
+	return 0;
+}
+
+static int do_dir(unpacker *u, struct archive_entry *ent, const char *path, int pfd,
+		  const char *name)
+{
+	_cleanup_close_ int fd = -1;
+	if (!*path) {
+		fd = resolve(u->root, "", O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return berr_errno(u->e, fd, "Cannot open the layer directory");
+	} else {
+		int r = clear_spot(u, pfd, name, true);
+		if (r < 0)
+			return r;
+		if (r == 0 && mkdirat(pfd, name, 0700) < 0)
+			return berr_errno(u->e, -errno,
+					  "Cannot create directory for layer entry '%s'", u->entry);
+		fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return berr_errno(u->e, -errno, "Cannot open directory of layer entry '%s'",
+					  u->entry);
+	}
+	int r = set_owner(u, ent, fd, -1, NULL);
+	if (r == 0)
+		r = set_xattrs(u, ent, fd, -1, NULL);
+	if (r == 0)
+		r = record_dir(u, path, ent);
+	return r;
+}
+
+static int do_symlink(unpacker *u, struct archive_entry *ent, int pfd, const char *name)
+{
+	const char *target = archive_entry_symlink(ent);
+	if (!target)
+		target = archive_entry_symlink_utf8(ent);
+	if (!target || !*target)
+		return berr(u->e, -EBADMSG, "Layer entry '%s' is a symlink without a target",
+			    u->entry);
+	int r = clear_spot(u, pfd, name, false);
+	if (r < 0)
+		return r;
+	if (symlinkat(target, pfd, name) < 0)
+		return berr_errno(u->e, -errno, "Cannot create symlink for layer entry '%s'",
+				  u->entry);
+	if ((r = set_owner(u, ent, -1, pfd, name)) < 0)
+		return r;
+	if ((r = set_xattrs(u, ent, -1, pfd, name)) < 0)
+		return r;
+	struct timespec ts[2];
+	bool have;
+	entry_times(ent, ts, &have);
+	if (have && utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return berr_errno(u->e, -errno, "Cannot set the times of layer entry '%s'",
+				  u->entry);
+	return 0;
+}
+
+static int do_hardlink(unpacker *u, const char *path, const char *raw_target, int pfd,
+		       const char *name)
+{
+	_cleanup_free_ char *target = NULL;
+	int r = norm_path(u, raw_target, "hard link", &target);
+	if (r < 0)
+		return r;
+	if (!*target || !strcmp(target, path))
+		return berr(u->e, -EBADMSG,
+			    "Layer entry '%s' is a hard link to '%s', which is itself or the layer "
+			    "root; the image is corrupt",
+			    u->entry, raw_target);
+	_cleanup_close_ int tfd = resolve(u->root, target, O_PATH | O_NOFOLLOW);
+	if (tfd == -ENOENT || tfd == -ENOTDIR)
+		return berr(u->e, -ENOENT,
+			    "Layer entry '%s' is a hard link to '%s', which does not exist in the "
+			    "layer; the image is corrupt",
+			    u->entry, raw_target);
+	if (tfd < 0)
+		return berr_errno(u->e, tfd, "Cannot open '%s', the target of layer entry '%s'",
+				  raw_target, u->entry);
+	if ((r = clear_spot(u, pfd, name, false)) < 0)
+		return r;
+	if (linkat(tfd, "", pfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH in the initial namespace; procfs does not */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
+	if ((errno == ENOENT || errno == EPERM) &&
+	    linkat(AT_FDCWD, proc, pfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return berr_errno(u->e, -errno, "Cannot hard-link layer entry '%s' to '%s'", u->entry,
+			  raw_target);
+}
+
+/* Overlay whiteout: char device 0:0 at pfd/name. */
+static int make_whiteout(unpacker *u, int pfd, const char *name)
+{
+	int r = clear_spot(u, pfd, name, false);
+	if (r < 0)
+		return r;
+	if (mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return berr_errno(u->e, -errno,
+				  "Cannot create the overlay whiteout for layer entry '%s'",
+				  u->entry);
+	return 0;
+}
+
+/* WHITEOUT_APPLY opaque directory: drop everything under it this layer did not make. */
+static int clear_lower(unpacker *u, int dfd, const char *dirpath)
+{
+	_cleanup_close_ int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return berr_errno(u->e, -errno, "Cannot open directory '%s' for layer entry '%s'",
+				  dirpath, u->entry);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d)
+		return berr_errno(u->e, -errno, "Cannot read directory '%s'", dirpath);
+	fd = -1; /* owned by d now */
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *child = NULL;
+		if (asprintf(&child, "%s%s%s", dirpath, *dirpath ? "/" : "", de->d_name) < 0)
+			return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'",
+				    u->entry);
+		int r;
+		if (!pathset_has(&u->created, child)) {
+			r = rm_rf_at(dirfd(d), de->d_name);
+			if (r < 0)
+				return berr_errno(u->e, r,
+						  "Cannot remove '%s' for opaque layer entry '%s'",
+						  child, u->entry);
+			continue;
+		}
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		_cleanup_close_ int cfd =
+		    openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			return berr_errno(u->e, -errno, "Cannot open directory '%s'", child);
+		if ((r = clear_lower(u, cfd, child)) < 0)
+			return r;
+	}
+	if (errno)
+		return berr_errno(u->e, -errno, "Cannot read directory '%s'", dirpath);
+	return 0;
+}
+
+/* WHITEOUT_APPLY: delete parent/victim (recursively, never following symlinks). */
+static int delete_path(unpacker *u, const char *parent, const char *victim)
+{
+	cache_drop(u);
+	int pfd = resolve(u->root, parent, O_PATH | O_DIRECTORY);
+	if (pfd == -ENOENT || pfd == -ENOTDIR)
+		return 0; /* nothing below a missing directory to delete */
+	if (pfd < 0)
+		return parent_error(u, pfd, parent);
+	int r = rm_rf_at(pfd, victim);
+	close(pfd);
+	if (r < 0)
+		return berr_errno(u->e, r, "Cannot remove '%s' for whiteout layer entry '%s'",
+				  victim, u->entry);
+	return 0;
+}
+
+static int do_whiteout(unpacker *u, const char *parent, const char *name)
+{
+	bool apply = u->opts->whiteouts == WHITEOUT_APPLY;
+	if (!strcmp(name, WH_OPAQUE)) {
+		int pfd = open_parent(u, parent, !apply);
+		if (pfd == -ENOENT)
+			return 0;
+		if (pfd < 0)
+			return pfd;
+		if (apply) {
+			int r = clear_lower(u, pfd, parent);
+			cache_drop(u); /* the cached directory may have been below parent */
+			return r;
+		}
+		_cleanup_close_ int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_free_ char *xn = NULL;
+		if (asprintf(&xn, "%sopaque", u->ovl_prefix) < 0)
+			return berr(u->e, -ENOMEM, "Out of memory");
+		if (fd < 0 || fsetxattr(fd, xn, "y", 1, 0) < 0)
+			return berr_errno(
+			    u->e, -errno,
+			    "Cannot mark directory '%s' opaque (%s) for layer entry '%s'", parent,
+			    xn, u->entry);
+		return 0;
+	}
+	if (!strncmp(name, WH_META, strlen(WH_META))) {
+		u->stats->skipped++; /* aufs bookkeeping such as .wh..wh.plnk */
+		return 0;
+	}
+	const char *victim = name + strlen(WH_PREFIX);
+	if (!*victim || !strcmp(victim, ".") || !strcmp(victim, ".."))
+		return berr(u->e, -EBADMSG,
+			    "Layer entry '%s' is a whiteout without a valid name; the image is "
+			    "corrupt or hostile",
+			    u->entry);
+	if (apply)
+		return delete_path(u, parent, victim);
+	int pfd = open_parent(u, parent, true);
+	if (pfd < 0)
+		return pfd;
+	return make_whiteout(u, pfd, victim);
+}
+
+static int do_entry(unpacker *u, struct archive_entry *ent)
+{
+	const char *raw = archive_entry_pathname(ent);
+	if (!raw)
+		raw = archive_entry_pathname_utf8(ent);
+	if (!raw)
+		return berr(u->e, -EBADMSG, "A layer entry has no path; the image is corrupt");
+	u->entry = raw;
+	u->stats->entries++;
+	_cleanup_free_ char *path = NULL;
+	int r = norm_path(u, raw, NULL, &path);
+	if (r < 0)
+		return r;
+	char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	_cleanup_free_ char *parent = strndup(path, slash ? (size_t)(slash - path) : 0);
+	if (!parent)
+		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", raw);
+	if (!strncmp(name, WH_PREFIX, strlen(WH_PREFIX)))
+		return do_whiteout(u, parent, name);
+
+	const char *hardlink = archive_entry_hardlink(ent);
+	if (!hardlink)
+		hardlink = archive_entry_hardlink_utf8(ent);
+	mode_t type = archive_entry_filetype(ent);
+	bool whiteout = false;
+	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+		whiteout = type == AE_IFCHR && archive_entry_rdev(ent) == 0;
+		if (!whiteout || !*path) {
+			u->stats->skipped++; /* devices and FIFOs: the runtime provides /dev */
+			return 0;
+		}
+	}
+	if (!*path && (hardlink || type != AE_IFDIR))
+		return berr(
+		    u->e, -EBADMSG,
+		    "Layer entry '%s' names the layer root but is not a directory; the image "
+		    "is corrupt",
+		    raw);
+	if (whiteout && u->opts->whiteouts == WHITEOUT_APPLY)
+		return delete_path(u, parent, name);
+
+	int pfd = -1;
+	if (*path) {
+		pfd = open_parent(u, parent, true);
+		if (pfd < 0)
+			return pfd;
+	}
+	if (whiteout)
+		r = make_whiteout(u, pfd, name);
+	else if (hardlink)
+		r = do_hardlink(u, path, hardlink, pfd, name);
+	else if (type == AE_IFDIR)
+		r = do_dir(u, ent, path, pfd, name);
+	else if (type == AE_IFLNK)
+		r = do_symlink(u, ent, pfd, name);
+	else
+		r = do_file(u, ent, pfd, name);
+	if (r < 0)
+		return r;
+	return track(u, path);
+}
+
+/* ---- driving libarchive --------------------------------------------------------------- */
+
+static la_ssize_t read_cb(struct archive *a, void *opaque, const void **buf)
+{
+	unpacker *u = opaque;
+	*buf = u->buf;
+	if (u->src_eof || u->src_fail)
+		return u->src_fail ? -1 : 0;
+	ssize_t n;
+	do
+		n = u->rd(u->rd_opaque, u->buf, BUF_SIZE);
+	while (n == -EINTR);
+	if (n < 0) {
+		u->src_fail = n;
+		if (a)
+			archive_set_error(a, (int)-n, "the layer stream could not be read");
+		return -1;
+	}
+	if (n == 0)
+		u->src_eof = true;
+	else if (u->hash)
+		sha256_update(u->hash, u->buf, (size_t)n);
+	return n;
+}
+
+static int source_error(unpacker *u)
+{
+	if (u->rd_err && u->rd_err->code)
+		return berr(u->e, u->rd_err->code, "%s", u->rd_err->msg);
+	return berr_errno(u->e, (int)u->src_fail, "Cannot read the layer's tar stream");
+}
+
+static int tar_error(unpacker *u, const char *last)
+{
+	if (u->src_fail)
+		return source_error(u);
+	const char *why = archive_error_string(u->a);
+	return berr(u->e, -EBADMSG, "The layer's tar data is corrupt %s%s%s: %s",
+		    last ? "after entry '" : "at its start", last ? last : "", last ? "'" : "",
+		    why ? why : "unknown error");
+}
+
+static int run(unpacker *u)
+{
+	u->a = archive_read_new();
+	if (!u->a)
+		return berr(u->e, -ENOMEM, "Out of memory starting to read a layer");
+	if (archive_read_support_format_tar(u->a) != ARCHIVE_OK ||
+	    archive_read_support_format_empty(u->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_none(u->a) != ARCHIVE_OK)
+		return berr(u->e, -EIO, "Cannot set up libarchive: %s", archive_error_string(u->a));
+	if (archive_read_open(u->a, u, NULL, read_cb, NULL) != ARCHIVE_OK)
+		return tar_error(u, NULL);
+	_cleanup_free_ char *last = NULL;
+	for (;;) {
+		struct archive_entry *ent;
+		int r = archive_read_next_header(u->a, &ent);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return tar_error(u, last);
+		r = do_entry(u, ent);
+		if (r < 0) {
+			if (!u->e->code) {
+				if (u->src_fail)
+					return source_error(u);
+				const char *why = archive_error_string(u->a);
+				return berr(u->e, r,
+					    "The layer's tar data is corrupt in entry '%s': %s",
+					    u->entry, why ? why : "unknown error");
+			}
+			return r;
+		}
+		free(last);
+		last = strdup(u->entry);
+	}
+	/* The diff id covers the whole stream, and the last gzip trailer holds its CRC. */
+	while (!u->src_eof) {
+		if (read_cb(NULL, u, &(const void *){NULL}) < 0)
+			return source_error(u);
+	}
+	return finish_dirs(u);
+}
+
+static int unpack_run(unpack_read_fn rd, void *opaque, berth_err *rd_err, sha256_ctx *hash,
+		      int dest_dirfd, const unpack_opts *opts, unpack_stats *stats, berth_err *e)
+{
+	static const unpack_opts defaults = {0};
+	unpack_stats ignored;
+	if (!stats)
+		stats = &ignored;
+	*stats = (unpack_stats){0};
+	if (!opts)
+		opts = &defaults;
+	unpacker u = {
+	    .root = dest_dirfd,
+	    .opts = opts,
+	    .ovl_prefix =
+		opts->overlay_xattr_prefix ? opts->overlay_xattr_prefix : "trusted.overlay.",
+	    .stats = stats,
+	    .e = e,
+	    .cache_fd = -1,
+	    .rd = rd,
+	    .rd_opaque = opaque,
+	    .rd_err = rd_err,
+	    .hash = hash,
+	};
+	u.buf = malloc(BUF_SIZE);
+	int r = u.buf ? run(&u) : berr(e, -ENOMEM, "Out of memory starting to read a layer");
+	if (u.a)
+		archive_read_free(u.a);
+	cache_drop(&u);
+	for (size_t i = 0; i < u.n_dirs; i++)
+		free(u.dirs[i].path);
+	free(u.dirs);
+	pathset_free(&u.created);
+	free(u.buf);
+	return r;
+}
+
+int unpack_tar_stream(unpack_read_fn rd, void *opaque, int dest_dirfd, const unpack_opts *opts,
+		      unpack_stats *stats, berth_err *e)
+{
+	return unpack_run(rd, opaque, NULL, NULL, dest_dirfd, opts, stats, e);
+}
+
+typedef struct blob_source {
+	decompressor *d;
+	berth_err err;
+} blob_source;
+
+static ssize_t blob_read(void *opaque, void *buf, size_t len)
+{
+	blob_source *s = opaque;
+	return decompressor_read(s->d, buf, len, &s->err);
+}
+
+int unpack_layer_fd(int blob_fd, layer_compression comp, int dest_dirfd, const unpack_opts *opts,
+		    char diff_id[DIGEST_STR_LEN], unpack_stats *stats, berth_err *e)
+{
+	diff_id[0] = 0;
+	blob_source s = {0};
+	int r = decompressor_new(blob_fd, comp, &s.d, e);
+	if (r < 0)
+		return r;
+	sha256_ctx h = {0};
+	r = sha256_init(&h);
+	if (r < 0) {
+		decompressor_free(s.d);
+		return berr(e, r, "Cannot start a SHA-256 digest");
+	}
+	r = unpack_run(blob_read, &s, &s.err, &h, dest_dirfd, opts, stats, e);
+	decompressor_free(s.d);
+	if (r < 0) {
+		sha256_free(&h);
+		return r;
+	}
+	sha256_final(&h, diff_id);
+	return 0;
+}
