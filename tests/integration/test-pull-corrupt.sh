@@ -1,0 +1,68 @@
+#!/bin/bash
+# A blob that is corrupted in the registry's storage (same size, one byte changed) is
+# detected: the pull exits 125 with a sentence naming the digest, and nothing wrong is
+# stored: no blob, no partial file, no unpacked layer, no tag. Once the registry serves
+# the right bytes again, the same root pulls the image fine.
+. "$(dirname "$0")/../lib.sh"
+. "$top/tests/fixtures/registry.sh"
+require_berth
+bb=$(busybox_fixture)
+registry_start plain || { fail "registry starts"; exit 1; }
+registry_push "oci:$bb/oci:multi" test/multi:1 || { fail "push multi"; exit 1; }
+registry_push "oci:$bb/oci:arm64" test/arm:1 || { fail "push arm64"; exit 1; }
+root=$T/root
+
+# flip FILE: change one byte in the middle (same size); keeps the original as FILE.orig.
+flip() {
+	cp "$1" "$1.orig"
+	$PY -c 'import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = len(b) // 2
+b[i] = (b[i] + 1) % 256 if chr(b[i]) not in "{}[]\":," else b[i]
+if b == bytearray(open(p, "rb").read()):
+    i += 1
+    b[i] = (b[i] + 1) % 256
+open(p, "r+b").write(bytes(b))' "$1"
+}
+restore() { mv "$1.orig" "$1"; }
+
+# 1. A layer (the third layer of "multi", which no other image shares).
+mm=$(awk '$1 == "multi" {print $2}' "$bb/digests")
+layer=$(jq -r '.layers[2].digest' "$bb/oci/blobs/sha256/${mm#sha256:}")
+chain=$(layout_chain_ids "$bb/oci" "$mm" | sed -n 3p)
+data=$(registry_blob_data "$layer")
+flip "$data"
+hex=${layer#sha256:}
+EXPECT_MATCH="${hex:0:12}" expect_fail "corrupt layer: pull fails naming $layer" \
+	berth_pull "$root" "$REG_HOST/test/multi:1"
+[ ! -e "$root/store/blobs/sha256/$hex" ] && ok "corrupt layer: not stored as a blob" ||
+	fail "corrupt layer: not stored as a blob"
+[ ! -e "$root/ingest/$hex.part" ] && ok "corrupt layer: no partial file kept" ||
+	fail "corrupt layer: no partial file kept" "$(ls -la "$root/ingest")"
+[ ! -e "$root/layers/${chain#sha256:}" ] && ok "corrupt layer: not unpacked" ||
+	fail "corrupt layer: not unpacked"
+[ -z "$(store_ref_digest "$root" "$REG_HOST/test/multi:1")" ] && ok "corrupt layer: nothing tagged" ||
+	fail "corrupt layer: nothing tagged"
+store_verify "corrupt layer: store verifies" "$root"
+restore "$data"
+check "corrupt layer: pull succeeds once the registry is fixed" berth_pull "$root" "$REG_HOST/test/multi:1"
+check_unpacked "corrupt layer: layers unpacked after the fix" "$root" "$REG_HOST/test/multi:1"
+
+# 2. An image config (arm64's is unique to it).
+am=$(awk '$1 == "arm64" {print $2}' "$bb/digests")
+cfg=$(jq -r '.config.digest' "$bb/oci/blobs/sha256/${am#sha256:}")
+data=$(registry_blob_data "$cfg")
+flip "$data"
+hex=${cfg#sha256:}
+EXPECT_MATCH="${hex:0:12}" expect_fail "corrupt config: pull fails naming $cfg" \
+	berth_pull "$root" "$REG_HOST/test/arm:1" --platform linux/arm64
+[ ! -e "$root/store/blobs/sha256/$hex" ] && ok "corrupt config: not stored as a blob" ||
+	fail "corrupt config: not stored as a blob"
+[ -z "$(store_ref_digest "$root" "$REG_HOST/test/arm:1")" ] && ok "corrupt config: nothing tagged" ||
+	fail "corrupt config: nothing tagged"
+store_verify "corrupt config: store verifies" "$root"
+restore "$data"
+check "corrupt config: pull succeeds once the registry is fixed" \
+	berth_pull "$root" "$REG_HOST/test/arm:1" --platform linux/arm64
+store_verify "store verifies at the end" "$root"
