@@ -30,6 +30,7 @@ typedef struct import_job {
 	char *scratch;		 /* its name under tmp/ */
 	unsigned long spool_seq; /* names files in scratch */
 	progress *p;
+	int64_t source_mtime; /* the file's modification time (seconds since the epoch) */
 	/* results */
 	char manifest_digest[DIGEST_STR_LEN];
 	char *manifest_media_type;

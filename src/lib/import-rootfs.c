@@ -90,9 +90,13 @@ static int write_config(import_job *job, const char *diff_id, char digest[DIGEST
 	if (r < 0)
 		return r;
 	char created[32];
-	time_t now = time(NULL);
+	/* The file's own time, not now: importing the same file twice gives the same image. */
+	time_t when = (time_t)job->source_mtime;
 	struct tm tm;
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	if (!gmtime_r(&when, &tm))
+		return berr(e, -EINVAL, "%s has a modification time berth cannot represent",
+			    job->path);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	const char *base = strrchr(job->path, '/');
 	base = base ? base + 1 : job->path;
 	char comment[300];

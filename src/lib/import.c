@@ -345,6 +345,7 @@ static int import_source(import_job *job, berth_err *e)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return berr_errno(e, -errno, "Cannot stat %s", job->path);
+	job->source_mtime = (int64_t)st.st_mtim.tv_sec;
 	if (S_ISDIR(st.st_mode)) {
 		if (faccessat(fd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			return berr(e, -EINVAL,
