@@ -46,7 +46,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 if ninja -C build-fuzz > "$log_dir/fuzz-build.log" 2>&1; then
 	for f in build-fuzz/fuzz/fuzz-*; do
-		[ -x "$f" ] || continue
+		[ -f "$f" ] && [ -x "$f" ] || continue # skip meson's fuzz-*.p object dirs
 		name=$(basename "$f")
 		corpus=$top/tests/.work/fuzz/$name
 		mkdir -p "$corpus"

@@ -274,7 +274,7 @@ int index_select_platform(const oci_index *ix, const char *platform, berth_err *
 		    "other artifacts), so there is nothing for %s to run.",
 		    wanted);
 	return berr(e, -ENOENT,
-		    "The image has no %s%s variant; it offers %s; choose one of those with "
+		    "The image is not built for %s%s; it offers %s; choose one of those with "
 		    "--platform.",
 		    wanted, platform ? "" : " (this host's platform)", offered);
 }
