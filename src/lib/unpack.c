@@ -5,18 +5,17 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "decompress.h"
+#include "inroot.h"
 
 #define BUF_SIZE (1u << 20)
 #define WH_PREFIX ".wh."
@@ -64,40 +63,18 @@ typedef struct unpacker {
 
 /* ---- paths ---------------------------------------------------------------------------- */
 
-/* Normalise a tar path: strip leading '/', drop empty and '.' components, refuse '..'.
- * "" is the layer root. */
+/* Normalise a tar path ("" is the layer root), refusing '..' with a sentence. */
 static int norm_path(unpacker *u, const char *raw, const char *what, char **out)
 {
-	size_t len = strlen(raw);
-	char *p = malloc(len + 1);
-	if (!p)
-		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
-	size_t o = 0;
-	const char *s = raw;
-	while (*s) {
-		while (*s == '/')
-			s++;
-		const char *c = s;
-		while (*s && *s != '/')
-			s++;
-		size_t n = (size_t)(s - c);
-		if (n == 0 || (n == 1 && c[0] == '.'))
-			continue;
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			free(p);
-			return berr(u->e, -EPERM,
-				    "Layer entry '%s' has a '..' component%s%s%s that leaves the "
-				    "layer; the image is corrupt or hostile",
-				    u->entry, what ? " in its " : "", what ? what : "",
-				    what ? " target" : "");
-		}
-		if (o)
-			p[o++] = '/';
-		memcpy(p + o, c, n);
-		o += n;
-	}
-	p[o] = 0;
-	*out = p;
+	int r = inroot_normalize(raw, out);
+	if (r == -EPERM)
+		return berr(
+		    u->e, r,
+		    "Layer entry '%s' has a '..' component%s%s%s that leaves the layer; the "
+		    "image is corrupt or hostile",
+		    u->entry, what ? " in its " : "", what ? what : "", what ? " target" : "");
+	if (r < 0)
+		return berr(u->e, r, "Out of memory unpacking layer entry '%s'", u->entry);
 	return 0;
 }
 
@@ -109,23 +86,6 @@ static size_t path_depth(const char *p)
 	for (; *p; p++)
 		d += *p == '/';
 	return d;
-}
-
-/* openat2 confined to the layer root; "" is the root itself. */
-static int resolve(int root, const char *path, int flags)
-{
-	struct open_how how = {
-	    .flags = (uint64_t)(flags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	for (int i = 0; i < 64; i++) {
-		long fd = syscall(SYS_openat2, root, *path ? path : ".", &how, sizeof(how));
-		if (fd >= 0)
-			return (int)fd;
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-	}
-	return -EAGAIN;
 }
 
 /* ---- the set of created paths --------------------------------------------------------- */
@@ -219,43 +179,6 @@ static void cache_drop(unpacker *u)
 	u->cache_fd = -1;
 }
 
-/* Delete name under dfd recursively, never following symlinks. */
-static int rm_rf_at(int dfd, const char *name)
-{
-	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR)
-		return -errno;
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	for (int pass = 0; pass < 4; pass++) {
-		struct dirent *de;
-		errno = 0;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			int r = rm_rf_at(dirfd(d), de->d_name);
-			if (r < 0)
-				return r;
-		}
-		if (errno)
-			return -errno;
-		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != ENOTEMPTY)
-			return -errno;
-		rewinddir(d);
-	}
-	return -ENOTEMPTY;
-}
-
 /* Make room for a new entry at pfd/name. Returns 1 when an existing directory was kept
  * (keep_dir and it is a real directory), 0 otherwise. */
 static int clear_spot(unpacker *u, int pfd, const char *name, bool keep_dir)
@@ -291,52 +214,9 @@ static int parent_error(unpacker *u, int r, const char *parent)
 			  u->entry);
 }
 
-/* Create the missing directories of parent one component at a time; returns an fd. */
-static int make_parents(unpacker *u, const char *parent)
+static int made_dir(const char *path, void *opaque)
 {
-	_cleanup_free_ char *p = strdup(parent);
-	if (!p)
-		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
-	_cleanup_close_ int prev = resolve(u->root, "", O_PATH | O_DIRECTORY);
-	if (prev < 0)
-		return berr_errno(u->e, prev, "Cannot open the layer directory");
-	char *comp = p;
-	for (;;) {
-		char *slash = strchr(comp, '/');
-		if (slash)
-			*slash = 0;
-		int fd = resolve(u->root, p, O_PATH | O_DIRECTORY);
-		if (fd == -ENOENT) {
-			if (mkdirat(prev, comp, 0755) < 0 && errno != EEXIST)
-				return berr_errno(
-				    u->e, -errno,
-				    "Cannot create directory '%s' for layer entry '%s'", p,
-				    u->entry);
-			fd = openat(prev, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0)
-				return parent_error(u, -errno, p);
-			if (fchmod(fd, 0755) < 0) {
-				int r = -errno;
-				close(fd);
-				return berr_errno(u->e, r, "Cannot set the mode of directory '%s'",
-						  p);
-			}
-			int r = track(u, p);
-			if (r < 0) {
-				close(fd);
-				return r;
-			}
-		}
-		if (fd < 0)
-			return parent_error(u, fd, p);
-		close(prev);
-		prev = fd;
-		if (!slash)
-			break;
-		*slash = '/';
-		comp = slash + 1;
-	}
-	return TAKE_FD(prev);
+	return track(opaque, path);
 }
 
 /* The parent directory of an entry, resolved inside the root (borrowed fd). With create,
@@ -345,15 +225,13 @@ static int open_parent(unpacker *u, const char *parent, bool create)
 {
 	if (u->cache_path && strcmp(u->cache_path, parent) == 0)
 		return u->cache_fd;
-	int fd = resolve(u->root, parent, O_PATH | O_DIRECTORY);
+	int fd = inroot_open(u->root, parent, O_PATH | O_DIRECTORY);
 	if (fd == -ENOENT && !create)
 		return fd;
 	if (fd == -ENOENT)
-		fd = make_parents(u, parent);
-	else if (fd < 0)
-		return parent_error(u, fd, parent);
+		fd = inroot_mkdirs(u->root, parent, 0755, made_dir, u);
 	if (fd < 0)
-		return fd;
+		return u->e->code ? fd : parent_error(u, fd, parent);
 	char *copy = strdup(parent);
 	if (!copy) {
 		close(fd);
@@ -467,7 +345,8 @@ static int cmp_dir(const void *a, const void *b)
 /* Directory modes and times, deepest first, once nothing else will touch them. */
 static int finish_dirs(unpacker *u)
 {
-	qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), cmp_dir);
+	if (u->n_dirs)
+		qsort(u->dirs, u->n_dirs, sizeof(*u->dirs), cmp_dir);
 	for (size_t i = 0; i < u->n_dirs; i++) {
 		dir_meta *d = &u->dirs[i];
 		u->entry = d->path;
@@ -477,10 +356,10 @@ static int finish_dirs(unpacker *u)
 			*slash = 0;
 		int fd;
 		if (!*d->path && !slash) {
-			fd = resolve(u->root, "", O_RDONLY | O_DIRECTORY);
+			fd = inroot_open(u->root, "", O_RDONLY | O_DIRECTORY);
 		} else {
 			_cleanup_close_ int pfd =
-			    resolve(u->root, slash ? d->path : "", O_PATH | O_DIRECTORY);
+			    inroot_open(u->root, slash ? d->path : "", O_PATH | O_DIRECTORY);
 			fd = pfd < 0 ? pfd
 				     : openat(pfd, name,
 					      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -510,6 +389,7 @@ static int finish_dirs(unpacker *u)
 
 static int write_data(unpacker *u, int fd, uint64_t size)
 {
+	uint64_t end = 0;
 	for (;;) {
 		const void *buf;
 		size_t len;
@@ -537,8 +417,10 @@ static int write_data(unpacker *u, int fd, uint64_t size)
 			len -= (size_t)n;
 			u->stats->bytes += (uint64_t)n;
 		}
+		end = (uint64_t)off;
 	}
-	if (ftruncate(fd, (off_t)size) < 0)
+	/* a trailing hole of a sparse file (or data that never came) */
+	if (end != size && ftruncate(fd, (off_t)size) < 0)
 		return berr_errno(u->e, -errno, "Cannot set the size of layer entry '%s'",
 				  u->entry);
 	return 0;
@@ -554,11 +436,15 @@ static int do_file(unpacker *u, struct archive_entry *ent, int pfd, const char *
 			    "Layer entry '%s' is a file of %lld bytes, more than the limit of %llu "
 			    "bytes; the image is corrupt or hostile",
 			    u->entry, (long long)size, (unsigned long long)u->opts->max_file_size);
-	int r = clear_spot(u, pfd, name, false);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int fd =
-	    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r;
+	_cleanup_close_ int fd = -1;
+	for (bool cleared = false;; cleared = true) {
+		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST || cleared)
+			break;
+		if ((r = clear_spot(u, pfd, name, false)) < 0)
+			return r;
+	}
 	if (fd < 0)
 		return berr_errno(u->e, -errno, "Cannot create layer entry '%s'", u->entry);
 	r = write_data(u, fd, (uint64_t)size);
@@ -586,16 +472,21 @@ static int do_dir(unpacker *u, struct archive_entry *ent, const char *path, int 
 {
 	_cleanup_close_ int fd = -1;
 	if (!*path) {
-		fd = resolve(u->root, "", O_RDONLY | O_DIRECTORY);
+		fd = inroot_open(u->root, "", O_RDONLY | O_DIRECTORY);
 		if (fd < 0)
 			return berr_errno(u->e, fd, "Cannot open the layer directory");
 	} else {
-		int r = clear_spot(u, pfd, name, true);
+		int r = mkdirat(pfd, name, 0700) < 0 ? -errno : 0;
+		if (r == -EEXIST) {
+			r = clear_spot(u, pfd, name, true);
+			if (r == 0)
+				r = mkdirat(pfd, name, 0700) < 0 ? -errno : 0;
+			else if (r == 1)
+				r = 0; /* an existing directory is kept, its metadata updated */
+		}
 		if (r < 0)
-			return r;
-		if (r == 0 && mkdirat(pfd, name, 0700) < 0)
-			return berr_errno(u->e, -errno,
-					  "Cannot create directory for layer entry '%s'", u->entry);
+			return berr_errno(u->e, r, "Cannot create directory for layer entry '%s'",
+					  u->entry);
 		fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return berr_errno(u->e, -errno, "Cannot open directory of layer entry '%s'",
@@ -617,12 +508,14 @@ static int do_symlink(unpacker *u, struct archive_entry *ent, int pfd, const cha
 	if (!target || !*target)
 		return berr(u->e, -EBADMSG, "Layer entry '%s' is a symlink without a target",
 			    u->entry);
-	int r = clear_spot(u, pfd, name, false);
+	int r = symlinkat(target, pfd, name) < 0 ? -errno : 0;
+	if (r == -EEXIST && (r = clear_spot(u, pfd, name, false)) == 0)
+		r = symlinkat(target, pfd, name) < 0 ? -errno : 0;
 	if (r < 0)
-		return r;
-	if (symlinkat(target, pfd, name) < 0)
-		return berr_errno(u->e, -errno, "Cannot create symlink for layer entry '%s'",
-				  u->entry);
+		return u->e->code
+			   ? r
+			   : berr_errno(u->e, r, "Cannot create symlink for layer entry '%s'",
+					u->entry);
 	if ((r = set_owner(u, ent, -1, pfd, name)) < 0)
 		return r;
 	if ((r = set_xattrs(u, ent, -1, pfd, name)) < 0)
@@ -648,7 +541,7 @@ static int do_hardlink(unpacker *u, const char *path, const char *raw_target, in
 			    "Layer entry '%s' is a hard link to '%s', which is itself or the layer "
 			    "root; the image is corrupt",
 			    u->entry, raw_target);
-	_cleanup_close_ int tfd = resolve(u->root, target, O_PATH | O_NOFOLLOW);
+	_cleanup_close_ int tfd = inroot_open(u->root, target, O_PATH | O_NOFOLLOW);
 	if (tfd == -ENOENT || tfd == -ENOTDIR)
 		return berr(u->e, -ENOENT,
 			    "Layer entry '%s' is a hard link to '%s', which does not exist in the "
@@ -657,16 +550,22 @@ static int do_hardlink(unpacker *u, const char *path, const char *raw_target, in
 	if (tfd < 0)
 		return berr_errno(u->e, tfd, "Cannot open '%s', the target of layer entry '%s'",
 				  raw_target, u->entry);
-	if ((r = clear_spot(u, pfd, name, false)) < 0)
-		return r;
-	if (linkat(tfd, "", pfd, name, AT_EMPTY_PATH) == 0)
-		return 0;
-	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH in the initial namespace; procfs does not */
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
-	if ((errno == ENOENT || errno == EPERM) &&
-	    linkat(AT_FDCWD, proc, pfd, name, AT_SYMLINK_FOLLOW) == 0)
-		return 0;
+	for (bool cleared = false;; cleared = true) {
+		if (linkat(tfd, "", pfd, name, AT_EMPTY_PATH) == 0)
+			return 0;
+		/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH in the initial user namespace;
+		 * linking the fd's procfs magic link does not */
+		if (errno == ENOENT || errno == EPERM) {
+			char proc[64];
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
+			if (linkat(AT_FDCWD, proc, pfd, name, AT_SYMLINK_FOLLOW) == 0)
+				return 0;
+		}
+		if (errno != EEXIST || cleared)
+			break;
+		if ((r = clear_spot(u, pfd, name, false)) < 0)
+			return r;
+	}
 	return berr_errno(u->e, -errno, "Cannot hard-link layer entry '%s' to '%s'", u->entry,
 			  raw_target);
 }
@@ -674,13 +573,15 @@ static int do_hardlink(unpacker *u, const char *path, const char *raw_target, in
 /* Overlay whiteout: char device 0:0 at pfd/name. */
 static int make_whiteout(unpacker *u, int pfd, const char *name)
 {
-	int r = clear_spot(u, pfd, name, false);
+	int r = mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0 ? -errno : 0;
+	if (r == -EEXIST && (r = clear_spot(u, pfd, name, false)) == 0)
+		r = mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0 ? -errno : 0;
 	if (r < 0)
-		return r;
-	if (mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
-		return berr_errno(u->e, -errno,
-				  "Cannot create the overlay whiteout for layer entry '%s'",
-				  u->entry);
+		return u->e->code
+			   ? r
+			   : berr_errno(u->e, r,
+					"Cannot create the overlay whiteout for layer entry '%s'",
+					u->entry);
 	return 0;
 }
 
@@ -732,7 +633,7 @@ static int clear_lower(unpacker *u, int dfd, const char *dirpath)
 static int delete_path(unpacker *u, const char *parent, const char *victim)
 {
 	cache_drop(u);
-	int pfd = resolve(u->root, parent, O_PATH | O_DIRECTORY);
+	int pfd = inroot_open(u->root, parent, O_PATH | O_DIRECTORY);
 	if (pfd == -ENOENT || pfd == -ENOTDIR)
 		return 0; /* nothing below a missing directory to delete */
 	if (pfd < 0)
