@@ -111,6 +111,11 @@ static int add_layers(import_job *job, tar_scan *ts, json_t *layers, const image
 		      json_t *out, berth_err *e)
 {
 	size_t n = json_array_size(layers);
+	if (n > IMPORT_MAX_LAYERS)
+		return berr(e, -E2BIG,
+			    "The manifest.json of %s lists %zu layers, more than the %d berth "
+			    "accepts",
+			    job->path, n, IMPORT_MAX_LAYERS);
 	if (!json_is_array(layers) || n != cfg->n_diff_ids)
 		return berr(e, -EBADMSG,
 			    "The manifest.json of %s lists %zu layers but the image config has %zu "

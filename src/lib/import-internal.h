@@ -18,6 +18,8 @@
 #define IMPORT_MAX_ENTRIES 65536
 /* Most symlink hops followed when resolving a name inside an archive. */
 #define IMPORT_MAX_LINK_HOPS 16
+/* Most layers a docker archive's image may have. */
+#define IMPORT_MAX_LAYERS 1024
 /* Deepest chain of nested indexes followed. */
 #define IMPORT_MAX_INDEX_DEPTH 4
 
@@ -72,6 +74,9 @@ char *import_normalise_ref(const char *s, berth_err *e);
 /* True when s names a registry explicitly ("example.com/x:1", "localhost/x"), so a
  * bare "latest" annotation is not mistaken for a name. */
 bool import_ref_is_full(const char *s);
+
+/* The last component of the job's path, for short labels. */
+const char *import_basename(const import_job *job);
 
 /* Record the result manifest. */
 int import_set_manifest(import_job *job, const char *digest, const char *media_type, int64_t size,

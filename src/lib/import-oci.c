@@ -36,10 +36,17 @@ int oci_layout_check(const char *buf, size_t len, const char *where, berth_err *
 	return 0;
 }
 
+static const char *annotation(json_t *m, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(m, "annotations"), key));
+}
+
+/* The name to show for an index entry: containerd's full name when there is one (docker
+ * save writes ref.name "latest" next to it), else ref.name. */
 static const char *entry_name(json_t *m)
 {
-	return json_string_value(
-	    json_object_get(json_object_get(m, "annotations"), ANNOTATION_REF_NAME));
+	const char *n = annotation(m, ANNOTATION_CONTAINERD_NAME);
+	return n ? n : annotation(m, ANNOTATION_REF_NAME);
 }
 
 /* Does the ref.name of an index entry match what the user asked for? Exact text, or
@@ -116,7 +123,8 @@ static int select_entry(import_job *job, json_t *manifests, json_t **out, berth_
 				    "The index.json of %s has an entry that is not an "
 				    "object; the layout is corrupt",
 				    job->path);
-		if (!job->name || name_matches(entry_name(m), job->name))
+		if (!job->name || name_matches(annotation(m, ANNOTATION_REF_NAME), job->name) ||
+		    name_matches(annotation(m, ANNOTATION_CONTAINERD_NAME), job->name))
 			json_array_append(cands, m);
 	}
 	size_t nc = json_array_size(cands);

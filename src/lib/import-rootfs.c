@@ -25,7 +25,7 @@ static int copy_to_spool(import_job *job, int fd, spool *sp, berth_err *e)
 	struct stat st;
 	uint64_t total = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	char label[80];
-	snprintf(label, sizeof(label), "Copying %.60s", job->path);
+	snprintf(label, sizeof(label), "Copying %.60s", import_basename(job));
 	int id = progress_add(job->p, label, total);
 	static const size_t bufsz = 1 << 20;
 	_cleanup_free_ char *buf = malloc(bufsz);
@@ -97,10 +97,8 @@ static int write_config(import_job *job, const char *diff_id, char digest[DIGEST
 		return berr(e, -EINVAL, "%s has a modification time berth cannot represent",
 			    job->path);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	const char *base = strrchr(job->path, '/');
-	base = base ? base + 1 : job->path;
 	char comment[300];
-	snprintf(comment, sizeof(comment), "imported from %.250s", base);
+	snprintf(comment, sizeof(comment), "imported from %.250s", import_basename(job));
 	_cleanup_json_ json_t *cfg =
 	    json_pack("{s:s,s:s,s:s,s:{s:[s]},s:{s:s,s:[s]},s:[{s:s,s:s,s:s}]}", "created", created,
 		      "architecture", arch, "os", os, "config", "Env", DEFAULT_PATH, "rootfs",

@@ -169,9 +169,12 @@ static int spool_entry(import_job *job, struct archive *a, tar_entry *te, berth_
 	memcpy(te->spool_name, sp.name, sizeof(te->spool_name));
 	spool_close(&sp);
 	/* A blob named by its digest must have that digest. */
-	const char *hex = te->name + strlen("blobs/sha256/");
-	if (!strncmp(te->name, "blobs/sha256/", 13) && strlen(hex) == DIGEST_HEX_LEN &&
-	    is_hex(hex, DIGEST_HEX_LEN) && strcmp(digest_hex(te->digest), hex) != 0)
+	static const char prefix[] = "blobs/sha256/";
+	if (strncmp(te->name, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	const char *hex = te->name + sizeof(prefix) - 1;
+	if (strlen(hex) == DIGEST_HEX_LEN && is_hex(hex, DIGEST_HEX_LEN) &&
+	    strcmp(digest_hex(te->digest), hex) != 0)
 		return berr(
 		    e, -EBADMSG,
 		    "Blob sha256:%s in %s is corrupt: its content hashes to %s; the archive "
@@ -232,7 +235,7 @@ int tar_scan_fd(import_job *job, int fd, uint64_t file_size, tar_scan *ts, berth
 		return 0;
 	}
 	char label[80];
-	snprintf(label, sizeof(label), "Reading %.60s", job->path);
+	snprintf(label, sizeof(label), "Reading %.60s", import_basename(job));
 	int pid = progress_add(job->p, label, file_size);
 	bool first = true, marker = false;
 	for (;;) {

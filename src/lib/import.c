@@ -245,6 +245,12 @@ bool import_ref_is_full(const char *s)
 	return ok;
 }
 
+const char *import_basename(const import_job *job)
+{
+	const char *b = strrchr(job->path, '/');
+	return b && b[1] ? b + 1 : job->path;
+}
+
 int import_set_manifest(import_job *job, const char *digest, const char *media_type, int64_t size,
 			berth_err *e)
 {

@@ -189,6 +189,15 @@ elif mode == "dotdot":
 if mode in ("gz", "missing", "dotdot"):
     entries.append((h(gz) + ".tar.gz", gz))
     entries.append((lid + "/layer.tar", ("sym", "../" + h(gz) + ".tar.gz")))
+elif mode == "hardlink":
+    entries.append(("./" + h(raw) + ".tar", raw))
+    entries.append((lid + "/layer.tar", ("lnk", "./" + h(raw) + ".tar")))
+elif mode == "dup":
+    entries.append((lid + "/layer.tar", raw))
+    entries.append((lid + "/layer.tar", gz))
+elif mode == "loop":
+    entries.append((lid + "/layer.tar", ("sym", "json")))
+    entries.append((lid + "/json", ("sym", "layer.tar")))
 elif mode == "escape":
     entries.append((lid + "/layer.tar", ("sym", "../../../../etc/passwd")))
 else:
@@ -200,14 +209,15 @@ with tarfile.open(out, "w") as t:
     for name, data in entries:
         ti = tarfile.TarInfo(name)
         if isinstance(data, tuple):
-            ti.type, ti.linkname = tarfile.SYMTYPE, data[1]
+            ti.type = tarfile.SYMTYPE if data[0] == "sym" else tarfile.LNKTYPE
+            ti.linkname = data[1]
             t.addfile(ti)
         else:
             ti.size = len(data)
             t.addfile(ti, io.BytesIO(data))
 PYEOF
 }
-for mode in gz missing dotdot escape wrong-diff; do mkdocker "$T/docker-$mode.tar" $mode; done
+for mode in gz hardlink missing dotdot escape wrong-diff dup loop; do mkdocker "$T/docker-$mode.tar" $mode; done
 new_root
 import "docker archive: gzip layer via symlink, manifest.json first" "$root" "$T/docker-gz.tar"
 [ "$ref" = docker.io/hand/made:gz ] && ok "hand-made archive named by RepoTags" || fail "hand-made archive named by RepoTags" "$ref"
@@ -215,6 +225,8 @@ verify "docker archive with a gzip layer" "$root" "$ref" "$dig" 1
 jq -e '.layers[0].mediaType == "application/vnd.oci.image.layer.v1.tar+gzip"' \
 	<<< "$(manifest_json "$root" "$dig")" > /dev/null && ok "gzip layer gets the gzip media type" ||
 	fail "gzip layer gets the gzip media type" "$(manifest_json "$root" "$dig")"
+import "docker archive: layer via a hard link" "$root" "$T/docker-hardlink.tar"
+verify "docker archive with a hard-linked layer" "$root" "$ref" "$dig" 1
 
 new_root
 EXPECT_MATCH="names 'b{64}/layer.tar', which the archive does not contain" expect_fail \
@@ -225,6 +237,10 @@ EXPECT_MATCH='outside the archive' expect_fail "docker archive with an escaping 
 	"$BERTH" --root "$root" image import "$T/docker-escape.tar"
 EXPECT_MATCH='diff id' expect_fail "docker archive whose config diff ids do not match" \
 	"$BERTH" --root "$root" image import "$T/docker-wrong-diff.tar"
+EXPECT_MATCH='more than once' expect_fail "docker archive with a layer name twice" \
+	"$BERTH" --root "$root" image import "$T/docker-dup.tar"
+EXPECT_MATCH='more than 16 deep' expect_fail "docker archive with a symlink loop" \
+	"$BERTH" --root "$root" image import "$T/docker-loop.tar"
 [ "$(jq '.manifests | length' "$root/store/index.json" 2> /dev/null || echo 0)" = 0 ] &&
 	ok "failed docker imports tag nothing" || fail "failed docker imports tag nothing" "$(cat "$root/store/index.json")"
 [ -z "$(ls -A "$root/tmp" 2> /dev/null)" ] && ok "failed imports leave no scratch" ||
