@@ -263,6 +263,24 @@ EXPECT_MATCH='does not exist' expect_fail "missing path" "$BERTH" --root "$root"
 tar -cf "$T/empty.tar" -T /dev/null
 EXPECT_MATCH='without any files' expect_fail "tar without entries" "$BERTH" --root "$root" image import "$T/empty.tar"
 EXPECT_MATCH='needs exactly one PATH' expect_fail "no PATH" "$BERTH" --root "$root" image import
+EXPECT_MATCH='root filesystem tar.*--tag' expect_fail "a name picks nothing in a rootfs tar" \
+	"$BERTH" --root "$root" image import "$bb/rootfs.tar:foo"
+EXPECT_MATCH='digest but no tag' expect_fail "--tag with only a digest" \
+	"$BERTH" --root "$root" image import "$bb/rootfs.tar" --tag "x@sha256:$(printf '%064d' 0)"
+EXPECT_MATCH='--tag' expect_fail "--tag with an invalid reference" \
+	"$BERTH" --root "$root" image import "$bb/rootfs.tar" --tag 'UPPER/Case:1'
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+	# A file only root may read, imported by nobody into nobody's own root.
+	u=$(mktemp -d /tmp/berth-import-test.XXXXXX)
+	defer_rm "$u"
+	chmod 755 "$u"
+	cp "$bb/rootfs.tar" "$u/secret.tar"
+	chmod 600 "$u/secret.tar"
+	mkdir "$u/root"
+	chown 65534:65534 "$u/root"
+	EXPECT_MATCH='Cannot read .*secret.tar: permission denied' expect_fail "unreadable file" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$BERTH" --root "$u/root" image import "$u/secret.tar"
+fi
 check "--help" "$BERTH" image import --help
 grep -q -- '--tag' "$T/out" && ok "--help documents --tag" || fail "--help documents --tag" "$(cat "$T/out")"
 
