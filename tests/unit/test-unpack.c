@@ -5,9 +5,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
+#include <grp.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -590,6 +594,78 @@ static void test_apply_whiteouts(void)
 	close(d);
 }
 
+/* As an unprivileged user in a user namespace of its own (ids beyond it unmapped), the way
+ * rootless berth unpacks: chown failures ignored, user.overlay. whiteouts, hard links
+ * without CAP_DAC_READ_SEARCH. */
+static void test_rootless(void)
+{
+	int d = fresh_dest("rootless");
+	const uid_t nobody = 65534;
+	CHECK(fchown(d, nobody, nobody) == 0);
+	tarw t;
+	tar_begin(&t);
+	struct archive_entry *x = ent("f", AE_IFREG, 04755);
+	archive_entry_set_uid(x, 1234);
+	archive_entry_set_gid(x, 1234);
+	archive_entry_xattr_add_entry(x, "user.x", "1", 1);
+	archive_entry_xattr_add_entry(x, "trusted.x", "1", 1);
+	put(&t, x, "data", 4);
+	tar_dir(&t, "d");
+	tar_hardlink(&t, "d/h", "f");
+	tar_symlink(&t, "s", "/etc");
+	tar_file(&t, "d/.wh.gone", "");
+	tar_file(&t, "o/.wh..wh..opq", "");
+	tar_dev(&t, "null", AE_IFCHR, 1, 3);
+	mem m = tar_end(&t);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char map[64];
+		int r = setgroups(0, NULL) || setresgid(nobody, nobody, nobody) ||
+			setresuid(nobody, nobody, nobody) || prctl(PR_SET_DUMPABLE, 1) ||
+			unshare(CLONE_NEWUSER);
+		snprintf(map, sizeof(map), "0 %u 1", nobody);
+		int fd = open("/proc/self/uid_map", O_WRONLY);
+		r = r || fd < 0 || write(fd, map, strlen(map)) < 0;
+		close(fd);
+		fd = open("/proc/self/setgroups", O_WRONLY);
+		r = r || fd < 0 || write(fd, "deny", 4) < 0;
+		close(fd);
+		fd = open("/proc/self/gid_map", O_WRONLY);
+		r = r || fd < 0 || write(fd, map, strlen(map)) < 0;
+		close(fd);
+		if (r) {
+			perror("entering a user namespace");
+			_exit(2);
+		}
+		unpack_opts o = {.overlay_xattr_prefix = "user.overlay.", .chown = false};
+		berth_err e;
+		unpack_stats st;
+		if (unpack_mem(&m, d, &o, &st, &e) < 0) {
+			fprintf(stderr, "rootless unpack: %s\n", e.msg);
+			_exit(1);
+		}
+		_exit(st.skipped == 1 ? 0 : 3);
+	}
+	int status = -1;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	struct stat a, b;
+	CHECK(fstatat(d, "f", &a, 0) == 0 && fstatat(d, "d/h", &b, 0) == 0);
+	CHECK(a.st_ino == b.st_ino && (a.st_mode & 07777) == 04755 && a.st_uid == nobody);
+	CHECK(fstatat(d, "d/gone", &a, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(a.st_mode) &&
+	      a.st_rdev == 0);
+	CHECK(fstatat(d, "s", &a, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(a.st_mode));
+	char path[128], val[8] = {0};
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/o", d);
+	CHECK(getxattr(path, "user.overlay.opaque", val, sizeof(val)) == 1 && val[0] == 'y');
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/f", d);
+	CHECK(getxattr(path, "user.x", val, sizeof(val)) == 1 && val[0] == '1');
+	CHECK(getxattr(path, "trusted.x", val, sizeof(val)) < 0);
+	free(m.p);
+	close(d);
+}
+
 static void compress_gzip(const mem *in, size_t split, mem *out)
 {
 	/* split > 0: two gzip members, as pigz and some registries produce */
@@ -712,6 +788,10 @@ int main(void)
 	test_sparse_and_limits();
 	test_overlay_whiteouts();
 	test_apply_whiteouts();
+	if (geteuid() == 0)
+		test_rootless(); /* needs root to become an unprivileged user first */
+	else
+		printf("test-unpack: rootless case skipped, needs root to drop to nobody\n");
 	test_compressed_diff_ids();
 
 	CHECK(canary_intact());
