@@ -102,7 +102,7 @@ int inroot_mkdirs(int root, const char *path, mode_t mode,
 	return TAKE_FD(prev);
 }
 
-int rm_rf_at(int dfd, const char *name)
+int inroot_rm_rf(int dfd, const char *name)
 {
 	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
@@ -124,7 +124,7 @@ int rm_rf_at(int dfd, const char *name)
 		while ((de = readdir(d))) {
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
-			int r = rm_rf_at(dirfd(d), de->d_name);
+			int r = inroot_rm_rf(dirfd(d), de->d_name);
 			if (r < 0)
 				return r;
 			errno = 0;

@@ -27,4 +27,4 @@ int inroot_mkdirs(int root, const char *path, mode_t mode,
 
 /* Delete name under dirfd and everything below it, never following symlinks. Missing is
  * not an error. */
-int rm_rf_at(int dirfd, const char *name);
+int inroot_rm_rf(int dirfd, const char *name);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "inroot.h"
 #include "manifest.h"
 #include "ref.h"
 
@@ -711,53 +712,10 @@ int store_mkdtemp(berth_store *s, char **name, berth_err *e)
 	return berr(e, -EEXIST, "Cannot create a scratch directory in %s/tmp", s->root);
 }
 
-static int rm_rf_children(int dfd, berth_err *e, int depth)
-{
-	if (depth > 4096)
-		return berr(e, -ELOOP, "Directory tree too deep to remove");
-	_cleanup_closedir_ DIR *d = fdopendir(dfd);
-	if (!d) {
-		int r = -errno;
-		close(dfd);
-		return berr_errno(e, r, "Cannot read a directory to remove it");
-	}
-	struct dirent *de;
-	int r = 0;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
-			continue;
-		if (errno != EISDIR && errno != EPERM) {
-			r = berr_errno(e, -errno, "Cannot remove %s", de->d_name);
-			continue;
-		}
-		int cfd =
-		    openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0) {
-			r = berr_errno(e, -errno, "Cannot remove %s", de->d_name);
-			continue;
-		}
-		int q = rm_rf_children(cfd, e, depth + 1);
-		if (q < 0)
-			r = q;
-		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			r = berr_errno(e, -errno, "Cannot remove directory %s", de->d_name);
-	}
-	return r;
-}
-
 int rm_rf_at(int dirfd, const char *name, berth_err *e)
 {
-	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return berr_errno(e, -errno, "Cannot remove %s", name);
-	/* Make sure we can descend into directories the image made unreadable. */
-	fchmod(fd, 0700);
-	int r = rm_rf_children(fd, e, 0);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-		r = berr_errno(e, -errno, "Cannot remove directory %s", name);
-	return r;
+	int r = inroot_rm_rf(dirfd, name);
+	if (r < 0)
+		return berr_errno(e, r, "Cannot remove %s", name);
+	return 0;
 }

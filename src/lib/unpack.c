@@ -194,7 +194,7 @@ static int clear_spot(unpacker *u, int pfd, const char *name, bool keep_dir)
 	if (keep_dir && S_ISDIR(st.st_mode))
 		return 1;
 	/* pfd is the cached parent; what goes is a child of it, so the cache stays right */
-	int r = rm_rf_at(pfd, name);
+	int r = inroot_rm_rf(pfd, name);
 	if (r < 0)
 		return berr_errno(u->e, r, "Cannot replace the existing file for layer entry '%s'",
 				  u->entry);
@@ -606,7 +606,7 @@ static int clear_lower(unpacker *u, int dfd, const char *dirpath)
 				    u->entry);
 		int r;
 		if (!pathset_has(&u->created, child)) {
-			r = rm_rf_at(dirfd(d), de->d_name);
+			r = inroot_rm_rf(dirfd(d), de->d_name);
 			if (r < 0)
 				return berr_errno(u->e, r,
 						  "Cannot remove '%s' for opaque layer entry '%s'",
@@ -638,7 +638,7 @@ static int delete_path(unpacker *u, const char *parent, const char *victim)
 		return 0; /* nothing below a missing directory to delete */
 	if (pfd < 0)
 		return parent_error(u, pfd, parent);
-	int r = rm_rf_at(pfd, victim);
+	int r = inroot_rm_rf(pfd, victim);
 	close(pfd);
 	if (r < 0)
 		return berr_errno(u->e, r, "Cannot remove '%s' for whiteout layer entry '%s'",
