@@ -20,6 +20,36 @@ static int bad_realm(registry *r, const char *realm, const char *why, berth_err 
 		    r->display, s ? s : "", why);
 }
 
+/* Append "name=value" to a query, percent-encoding value as Go's url.Values does (what the
+ * registries' token servers are used to). */
+static int query_add(char **q, const char *name, const char *value)
+{
+	size_t n = strlen(value);
+	_cleanup_free_ char *enc = malloc(3 * n + 1);
+	if (!enc)
+		return -ENOMEM;
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)value[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			enc[j++] = (char)c;
+		} else {
+			static const char hex[] = "0123456789ABCDEF";
+			enc[j++] = '%';
+			enc[j++] = hex[c >> 4];
+			enc[j++] = hex[c & 15];
+		}
+	}
+	enc[j] = 0;
+	char *nq = NULL;
+	if (asprintf(&nq, "%s%s%s=%s", *q ? *q : "", *q && **q ? "&" : "", name, enc) < 0)
+		return -ENOMEM;
+	free(*q);
+	*q = nq;
+	return 0;
+}
+
 /* Build realm?service=...&scope=repository:<repo>:pull. */
 static int token_url(registry *r, const auth_challenge *ch, char **url, berth_err *e)
 {
@@ -27,7 +57,8 @@ static int token_url(registry *r, const auth_challenge *ch, char **url, berth_er
 	if (!u)
 		return berr(e, -ENOMEM, "Out of memory");
 	int k = 0;
-	char *scheme = NULL;
+	char *scheme = NULL, *old = NULL, *base = NULL;
+	_cleanup_free_ char *q = NULL, *scope = NULL;
 	if (curl_url_set(u, CURLUPART_URL, ch->realm, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
 		k = bad_realm(r, ch->realm, "is not a valid URL", e);
@@ -37,21 +68,34 @@ static int token_url(registry *r, const auth_challenge *ch, char **url, berth_er
 		k = bad_realm(r, ch->realm, "does not use HTTPS", e);
 		goto out;
 	}
-	_cleanup_free_ char *q1 = NULL, *q2 = NULL;
-	if ((ch->service && asprintf(&q1, "service=%s", ch->service) < 0) ||
-	    asprintf(&q2, "scope=repository:%s:pull", r->repository) < 0) {
+	if (curl_url_get(u, CURLUPART_QUERY, &old, 0) == CURLUE_OK && old && !(q = strdup(old))) {
 		k = berr(e, -ENOMEM, "Out of memory");
 		goto out;
 	}
-	if ((q1 && curl_url_set(u, CURLUPART_QUERY, q1, CURLU_APPENDQUERY | CURLU_URLENCODE) !=
-		       CURLUE_OK) ||
-	    curl_url_set(u, CURLUPART_QUERY, q2, CURLU_APPENDQUERY | CURLU_URLENCODE) !=
-		CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+	if (asprintf(&scope, "repository:%s:pull", r->repository) < 0) {
+		scope = NULL;
+		k = berr(e, -ENOMEM, "Out of memory");
+		goto out;
+	}
+	if ((ch->service && query_add(&q, "service", ch->service) < 0) ||
+	    query_add(&q, "scope", scope) < 0) {
+		k = berr(e, -ENOMEM, "Out of memory");
+		goto out;
+	}
+	/* Append the query by hand: curl's URL API would lowercase the percent-encoding. */
+	if (curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &base, 0) != CURLUE_OK) {
 		k = bad_realm(r, ch->realm, "cannot take a query", e);
 		goto out;
 	}
+	if (asprintf(url, "%s?%s", base, q) < 0) {
+		*url = NULL;
+		k = berr(e, -ENOMEM, "Out of memory");
+	}
 out:
+	curl_free(base);
+	curl_free(old);
 	curl_free(scheme);
 	curl_url_cleanup(u);
 	return k;
