@@ -16,6 +16,8 @@
 #include "cleanup.h"
 #include "decompress.h"
 #include "inroot.h"
+#include "strset.h"
+#include "unpack-meta.h"
 
 #define BUF_SIZE (1u << 20)
 #define WH_PREFIX ".wh."
@@ -31,12 +33,6 @@ typedef struct dir_meta {
 	struct timespec ts[2];
 } dir_meta;
 
-/* Set of paths this layer created (WHITEOUT_APPLY: an opaque directory keeps them). */
-typedef struct pathset {
-	char **slot;
-	size_t cap, n;
-} pathset;
-
 typedef struct unpacker {
 	int root;
 	const unpack_opts *opts;
@@ -50,7 +46,7 @@ typedef struct unpacker {
 	int cache_fd;
 	dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
-	pathset created;
+	strset created; /* WHITEOUT_APPLY: paths this layer made, kept by an opaque dir */
 	/* source */
 	unpack_read_fn rd;
 	void *rd_opaque;
@@ -90,80 +86,23 @@ static size_t path_depth(const char *p)
 
 /* ---- the set of created paths --------------------------------------------------------- */
 
-static size_t hash_str(const char *s)
-{
-	size_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static bool pathset_has(const pathset *ps, const char *p)
-{
-	if (!ps->cap)
-		return false;
-	for (size_t i = hash_str(p) & (ps->cap - 1);; i = (i + 1) & (ps->cap - 1)) {
-		if (!ps->slot[i])
-			return false;
-		if (strcmp(ps->slot[i], p) == 0)
-			return true;
-	}
-}
-
-static int pathset_put(pathset *ps, char *owned)
-{
-	if ((ps->n + 1) * 2 > ps->cap) {
-		size_t ncap = ps->cap ? ps->cap * 2 : 256;
-		char **ns = calloc(ncap, sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		for (size_t i = 0; i < ps->cap; i++) {
-			if (!ps->slot[i])
-				continue;
-			size_t j = hash_str(ps->slot[i]) & (ncap - 1);
-			while (ns[j])
-				j = (j + 1) & (ncap - 1);
-			ns[j] = ps->slot[i];
-		}
-		free(ps->slot);
-		ps->slot = ns;
-		ps->cap = ncap;
-	}
-	size_t i = hash_str(owned) & (ps->cap - 1);
-	while (ps->slot[i])
-		i = (i + 1) & (ps->cap - 1);
-	ps->slot[i] = owned;
-	ps->n++;
-	return 0;
-}
-
-static void pathset_free(pathset *ps)
-{
-	for (size_t i = 0; i < ps->cap; i++)
-		free(ps->slot[i]);
-	free(ps->slot);
-}
-
-/* Remember path and its ancestors as made by this layer (WHITEOUT_APPLY only). */
+/* Remember path and its ancestors as made by this layer (WHITEOUT_APPLY only). Ancestors
+ * go in with their descendants, so the walk up stops at the first one present. */
 static int track(unpacker *u, const char *path)
 {
-	if (u->opts->whiteouts != WHITEOUT_APPLY || !*path)
+	if (u->opts->whiteouts != WHITEOUT_APPLY)
 		return 0;
 	_cleanup_free_ char *p = strdup(path);
 	if (!p)
 		return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'", u->entry);
-	while (*p && !pathset_has(&u->created, p)) {
-		char *copy = strdup(p);
-		if (!copy || pathset_put(&u->created, copy) < 0) {
-			free(copy);
+	while (*p && !strset_has(&u->created, p)) {
+		if (strset_add(&u->created, p) < 0)
 			return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'",
 				    u->entry);
-		}
 		char *slash = strrchr(p, '/');
-		if (slash)
-			*slash = 0;
-		else
-			*p = 0;
+		if (!slash)
+			break;
+		*slash = 0;
 	}
 	return 0;
 }
@@ -245,73 +184,6 @@ static int open_parent(unpacker *u, const char *parent, bool create)
 
 /* ---- metadata ------------------------------------------------------------------------- */
 
-static void entry_times(struct archive_entry *ent, struct timespec ts[2], bool *have)
-{
-	bool m = archive_entry_mtime_is_set(ent), a = archive_entry_atime_is_set(ent);
-	long mn = archive_entry_mtime_nsec(ent), an = archive_entry_atime_nsec(ent);
-	if (mn < 0 || mn > 999999999)
-		mn = 0;
-	if (an < 0 || an > 999999999)
-		an = 0;
-	ts[1] =
-	    m ? (struct timespec){archive_entry_mtime(ent), mn} : (struct timespec){0, UTIME_OMIT};
-	ts[0] = a ? (struct timespec){archive_entry_atime(ent), an} : ts[1];
-	*have = m || a;
-}
-
-/* chown through fd, or through pfd/name without following (fd < 0). */
-static int set_owner(unpacker *u, struct archive_entry *ent, int fd, int pfd, const char *name)
-{
-	la_int64_t uid = archive_entry_uid(ent), gid = archive_entry_gid(ent);
-	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
-		return berr(u->e, -EINVAL,
-			    "Layer entry '%s' has an owner %lld:%lld outside the valid id range; "
-			    "the image is corrupt",
-			    u->entry, (long long)uid, (long long)gid);
-	int r = fd >= 0 ? fchown(fd, (uid_t)uid, (gid_t)gid)
-			: fchownat(pfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
-	if (r < 0 && !(!u->opts->chown && (errno == EPERM || errno == EINVAL)))
-		return berr_errno(u->e, -errno, "Cannot set owner %lld:%lld of layer entry '%s'",
-				  (long long)uid, (long long)gid, u->entry);
-	return 0;
-}
-
-static bool xattr_skipped(const char *name)
-{
-	/* SELinux labels belong to the host's policy; overlay's own attributes inside a layer
-	 * could redirect lookups, so they never come from an image. */
-	return !strcmp(name, "security.selinux") || !strncmp(name, "trusted.overlay.", 16) ||
-	       !strncmp(name, "user.overlay.", 13);
-}
-
-/* Set the entry's xattrs on fd, or (fd < 0) on the symlink pfd/name. */
-static int set_xattrs(unpacker *u, struct archive_entry *ent, int fd, int pfd, const char *name)
-{
-	if (archive_entry_xattr_reset(ent) <= 0)
-		return 0;
-	char proc[64 + NAME_MAX];
-	if (fd < 0)
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", pfd, name);
-	const char *xn;
-	const void *val;
-	size_t size;
-	while (archive_entry_xattr_next(ent, &xn, &val, &size) == ARCHIVE_OK) {
-		if (!xn || !*xn || xattr_skipped(xn))
-			continue;
-		int r =
-		    fd >= 0 ? fsetxattr(fd, xn, val, size, 0) : lsetxattr(proc, xn, val, size, 0);
-		if (r == 0)
-			continue;
-		/* user.* is not allowed on symlinks; trusted.* needs host root. */
-		if (errno == EPERM && (fd < 0 || (!u->opts->chown && !strncmp(xn, "trusted.", 8))))
-			continue;
-		return berr_errno(u->e, -errno,
-				  "Cannot set extended attribute '%s' on layer entry '%s'", xn,
-				  u->entry);
-	}
-	return 0;
-}
-
 static int record_dir(unpacker *u, const char *path, struct archive_entry *ent)
 {
 	if (u->n_dirs == u->cap_dirs) {
@@ -330,7 +202,7 @@ static int record_dir(unpacker *u, const char *path, struct archive_entry *ent)
 	d->depth = path_depth(path);
 	d->seq = u->n_dirs++;
 	d->mode = archive_entry_mode(ent) & 07777;
-	entry_times(ent, d->ts, &d->times);
+	meta_times(ent, d->ts, &d->times);
 	return 0;
 }
 
@@ -452,14 +324,14 @@ static int do_file(unpacker *u, struct archive_entry *ent, int pfd, const char *
 		return r;
 	struct timespec ts[2];
 	bool have;
-	entry_times(ent, ts, &have);
+	meta_times(ent, ts, &have);
 	/* chown clears setuid and file capabilities, so mode and xattrs come after it */
-	if ((r = set_owner(u, ent, fd, -1, NULL)) < 0)
+	if ((r = meta_owner(ent, fd, -1, NULL, u->opts->chown, u->entry, u->e)) < 0)
 		return r;
 	if (fchmod(fd, archive_entry_mode(ent) & 07777) < 0)
 		return berr_errno(u->e, -errno, "Cannot set the mode of layer entry '%s'",
 				  u->entry);
-	if ((r = set_xattrs(u, ent, fd, -1, NULL)) < 0)
+	if ((r = meta_xattrs(ent, fd, -1, NULL, u->opts->chown, u->entry, u->e)) < 0)
 		return r;
 	if (have && futimens(fd, ts) < 0)
 		return berr_errno(u->e, -errno, "Cannot set the times of layer entry '%s'",
@@ -492,9 +364,9 @@ static int do_dir(unpacker *u, struct archive_entry *ent, const char *path, int 
 			return berr_errno(u->e, -errno, "Cannot open directory of layer entry '%s'",
 					  u->entry);
 	}
-	int r = set_owner(u, ent, fd, -1, NULL);
+	int r = meta_owner(ent, fd, -1, NULL, u->opts->chown, u->entry, u->e);
 	if (r == 0)
-		r = set_xattrs(u, ent, fd, -1, NULL);
+		r = meta_xattrs(ent, fd, -1, NULL, u->opts->chown, u->entry, u->e);
 	if (r == 0)
 		r = record_dir(u, path, ent);
 	return r;
@@ -516,13 +388,13 @@ static int do_symlink(unpacker *u, struct archive_entry *ent, int pfd, const cha
 			   ? r
 			   : berr_errno(u->e, r, "Cannot create symlink for layer entry '%s'",
 					u->entry);
-	if ((r = set_owner(u, ent, -1, pfd, name)) < 0)
+	if ((r = meta_owner(ent, -1, pfd, name, u->opts->chown, u->entry, u->e)) < 0)
 		return r;
-	if ((r = set_xattrs(u, ent, -1, pfd, name)) < 0)
+	if ((r = meta_xattrs(ent, -1, pfd, name, u->opts->chown, u->entry, u->e)) < 0)
 		return r;
 	struct timespec ts[2];
 	bool have;
-	entry_times(ent, ts, &have);
+	meta_times(ent, ts, &have);
 	if (have && utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return berr_errno(u->e, -errno, "Cannot set the times of layer entry '%s'",
 				  u->entry);
@@ -605,7 +477,7 @@ static int clear_lower(unpacker *u, int dfd, const char *dirpath)
 			return berr(u->e, -ENOMEM, "Out of memory unpacking layer entry '%s'",
 				    u->entry);
 		int r;
-		if (!pathset_has(&u->created, child)) {
+		if (!strset_has(&u->created, child)) {
 			r = inroot_rm_rf(dirfd(d), de->d_name);
 			if (r < 0)
 				return berr_errno(u->e, r,
@@ -867,7 +739,7 @@ static int unpack_run(unpack_read_fn rd, void *opaque, berth_err *rd_err, sha256
 	for (size_t i = 0; i < u.n_dirs; i++)
 		free(u.dirs[i].path);
 	free(u.dirs);
-	pathset_free(&u.created);
+	strset_free(&u.created);
 	free(u.buf);
 	return r;
 }

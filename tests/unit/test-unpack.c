@@ -56,6 +56,7 @@ static void tar_begin(tarw *t)
 	*t = (tarw){0};
 	t->a = archive_write_new();
 	archive_write_set_format_pax(t->a);
+	archive_write_set_options(t->a, "hdrcharset=BINARY"); /* names as raw bytes */
 	archive_write_add_filter_none(t->a);
 	archive_write_set_bytes_in_last_block(t->a, 1);
 	if (archive_write_open(t->a, &t->out, NULL, mem_write, NULL) != ARCHIVE_OK)
@@ -260,12 +261,14 @@ static void test_absolute_and_dots(void)
 	tar_file(&t, "/abs/file", "one");
 	tar_file(&t, "./dot/./x//y", "two");
 	tar_file(&t, "./top", "three");
+	tar_file(&t, "caf\xc3\xa9/na\xefve", "four"); /* UTF-8, then a Latin-1 byte */
 	mem m = tar_end(&t);
 	CHECK(unpack_mem(&m, d, NULL, &st, &e) == 0);
+	CHECK(has_file(d, "caf\xc3\xa9/na\xefve", "four"));
 	CHECK(has_file(d, "abs/file", "one"));
 	CHECK(has_file(d, "dot/x/y", "two"));
 	CHECK(has_file(d, "top", "three"));
-	CHECK(st.entries == 3 && st.bytes == 11);
+	CHECK(st.entries == 4 && st.bytes == 15);
 	free(m.p);
 	close(d);
 }
