@@ -30,6 +30,24 @@
 /* How much of a hostile string an error message quotes. */
 #define QUOTE_MAX 100
 
+/* A hostile string made safe to quote in a message: at most QUOTE_MAX bytes, anything but
+ * printable ASCII shown as '?', so documents cannot put escape sequences on a terminal. */
+typedef struct quoted {
+	char s[QUOTE_MAX + 4];
+} quoted;
+
+static quoted quote(const char *in)
+{
+	quoted q;
+	size_t n = 0;
+	for (; in && in[n] && n < QUOTE_MAX; n++)
+		q.s[n] = in[n] >= 0x20 && in[n] < 0x7f ? in[n] : '?';
+	if (in && in[n])
+		q.s[n++] = '.', q.s[n++] = '.', q.s[n++] = '.';
+	q.s[n] = 0;
+	return q;
+}
+
 /* Compare a media type, ignoring parameters (";charset=...") and case, as HTTP does. */
 static bool mt_eq(const char *mt, const char *want)
 {
@@ -191,15 +209,14 @@ static int check_digest_string(const char *d, const char *what, berth_err *e)
 		return 0;
 	const char *colon = strchr(d, ':');
 	if (colon && colon != d && !(colon - d == 6 && strncmp(d, "sha256", 6) == 0))
-		return berr(
-		    e, -EPROTONOSUPPORT,
-		    "The %s uses digest '%.*s', whose algorithm berth does not support; only "
-		    "sha256 digests are supported.",
-		    what, QUOTE_MAX, d);
+		return berr(e, -EPROTONOSUPPORT,
+			    "The %s uses digest '%s', whose algorithm berth does not support; only "
+			    "sha256 digests are supported.",
+			    what, quote(d).s);
 	return berr(e, -EBADMSG,
-		    "The %s has an invalid digest '%.*s'; a digest is 'sha256:' followed by 64 "
+		    "The %s has an invalid digest '%s'; a digest is 'sha256:' followed by 64 "
 		    "lowercase hex digits.",
-		    what, QUOTE_MAX, d);
+		    what, quote(d).s);
 }
 
 /* Parse a descriptor object. with_platform: read "platform" (index entries). */
@@ -297,9 +314,9 @@ static int own_media_type(json_t *j, manifest_kind want, const char *what, const
 		return berr(e, -EMEDIUMTYPE,
 			    "The document is an image manifest, not an image index.");
 	return berr(e, -EMEDIUMTYPE,
-		    "The %s has media type '%.*s', which is not a container image %s berth can "
+		    "The %s has media type '%s', which is not a container image %s berth can "
 		    "use.",
-		    what, QUOTE_MAX, mt, want == MANIFEST_INDEX ? "index" : "manifest");
+		    what, quote(mt).s, want == MANIFEST_INDEX ? "index" : "manifest");
 }
 
 int manifest_parse(const char *buf, size_t len, oci_manifest *out, berth_err *e)
@@ -327,11 +344,10 @@ int manifest_parse(const char *buf, size_t len, oci_manifest *out, berth_err *e)
 		goto fail;
 	if (strcmp(m.config.media_type, MT_OCI_CONFIG) != 0 &&
 	    strcmp(m.config.media_type, MT_DOCKER_CONFIG) != 0) {
-		r = berr(
-		    e, -EMEDIUMTYPE,
-		    "The manifest's config has media type '%.*s', so it describes an artifact, "
-		    "not a container image; berth can only use container images.",
-		    QUOTE_MAX, m.config.media_type);
+		r = berr(e, -EMEDIUMTYPE,
+			 "The manifest's config has media type '%s', so it describes an artifact, "
+			 "not a container image; berth can only use container images.",
+			 quote(m.config.media_type).s);
 		goto fail;
 	}
 
@@ -362,10 +378,10 @@ int manifest_parse(const char *buf, size_t len, oci_manifest *out, berth_err *e)
 		    COMPRESSION_INVALID) {
 			r = berr(
 			    e, -EMEDIUMTYPE,
-			    "The %s has media type '%.*s', which berth cannot unpack (it takes "
+			    "The %s has media type '%s', which berth cannot unpack (it takes "
 			    "tar, tar+gzip and tar+zstd layers; foreign layers are for Windows "
 			    "images).",
-			    what, QUOTE_MAX, m.layers[i].media_type);
+			    what, quote(m.layers[i].media_type).s);
 			goto fail;
 		}
 	}
@@ -475,9 +491,9 @@ int config_parse(const char *buf, size_t len, image_config *out, berth_err *e)
 	if (!type || strcmp(type, "layers") != 0)
 		return berr(
 		    e, -EBADMSG,
-		    "The image config's rootfs type is '%.*s', not 'layers'; berth cannot use "
+		    "The image config's rootfs type is '%s', not 'layers'; berth cannot use "
 		    "this image.",
-		    QUOTE_MAX, type ? type : "");
+		    quote(type ? type : "").s);
 	json_t *ids = json_object_get(rootfs, "diff_ids");
 	if (!json_is_array(ids))
 		return berr(e, -EBADMSG,

@@ -16,6 +16,24 @@
 /* How much of a hostile string an error message quotes. */
 #define QUOTE_MAX 100
 
+/* A hostile string made safe to quote in a message: at most QUOTE_MAX bytes, anything but
+ * printable ASCII shown as '?', so documents cannot put escape sequences on a terminal. */
+typedef struct quoted {
+	char s[QUOTE_MAX + 4];
+} quoted;
+
+static quoted quote(const char *in)
+{
+	quoted q;
+	size_t n = 0;
+	for (; in && in[n] && n < QUOTE_MAX; n++)
+		q.s[n] = in[n] >= 0x20 && in[n] < 0x7f ? in[n] : '?';
+	if (in && in[n])
+		q.s[n++] = '.', q.s[n++] = '.', q.s[n++] = '.';
+	q.s[n] = 0;
+	return q;
+}
+
 const char *platform_host(void)
 {
 	static const struct {
@@ -92,9 +110,9 @@ static int platform_bad(const char *s, berth_err *e)
 {
 	return berr(
 	    e, -EINVAL,
-	    "Platform '%.*s' is not of the form os/arch[/variant] (lowercase letters, digits, "
+	    "Platform '%s' is not of the form os/arch[/variant] (lowercase letters, digits, "
 	    "'.', '_' and '-'), like linux/arm64 or linux/arm/v7.",
-	    QUOTE_MAX, s);
+	    quote(s).s);
 }
 
 int platform_parse(const char *s, char **os, char **arch, char **variant, berth_err *e)
@@ -105,9 +123,9 @@ int platform_parse(const char *s, char **os, char **arch, char **variant, berth_
 			    "Platform is empty; give it as os/arch[/variant], like linux/arm64.");
 	if (strlen(s) > 3 * PLATFORM_PART_MAX + 2)
 		return berr(e, -EINVAL,
-			    "Platform '%.*s...' is too long; give it as os/arch[/variant], like "
+			    "Platform '%s' is too long; give it as os/arch[/variant], like "
 			    "linux/arm64.",
-			    QUOTE_MAX, s);
+			    quote(s).s);
 	_cleanup_free_ char *buf = strdup(s);
 	if (!buf)
 		return berr(e, -ENOMEM, "Out of memory parsing a platform.");
@@ -255,8 +273,8 @@ int index_select_platform(const oci_index *ix, const char *platform, berth_err *
 		if (!d->os || !entry_runnable(d) || platform_seen_before(ix, i))
 			continue;
 		int n = snprintf(offered + used, sizeof(offered) - used, "%s%s/%s%s%s",
-				 used ? ", " : "", d->os, d->arch, d->variant ? "/" : "",
-				 d->variant ? d->variant : "");
+				 used ? ", " : "", quote(d->os).s, quote(d->arch).s,
+				 d->variant ? "/" : "", d->variant ? quote(d->variant).s : "");
 		if (n < 0 || (size_t)n >= sizeof(offered) - used) {
 			offered[used] = 0;
 			snprintf(offered + used, sizeof(offered) - used, ", ...");

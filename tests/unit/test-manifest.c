@@ -348,6 +348,21 @@ static void test_manifest_bad(void)
 	/* Embedded NUL in a string. */
 	manifest_fails("{\"schemaVersion\":2,\"mediaType\":\"a\\u0000b\"}", "not valid JSON");
 
+	/* Hostile strings are quoted without control characters and cut short. */
+	manifest_fails("{\"schemaVersion\":2,\"mediaType\":\"\\u001b[2Jevil\"}", "'?[2Jevil'");
+	{
+		char doc[600];
+		char mt[301];
+		memset(mt, 'm', 300);
+		mt[300] = 0;
+		snprintf(doc, sizeof(doc), "{\"schemaVersion\":2,\"mediaType\":\"%s\"}", mt);
+		oci_manifest m;
+		berth_err e = {0};
+		CHECK(manifest_parse(doc, strlen(doc), &m, &e) < 0);
+		CHECK(strstr(e.msg, "mmm...'") != NULL);
+		CHECK(strlen(e.msg) < 250);
+	}
+
 	/* Too large: rejected before parsing. */
 	size_t big = MANIFEST_MAX_SIZE + 1;
 	char *buf = malloc(big);
@@ -742,6 +757,13 @@ static void test_select(void)
 	berr_clear(&e);
 	CHECK(select_in(dups, "linux/amd64", &e) == -ENOENT);
 	CHECK(strstr(e.msg, "it offers linux/s390x; choose") != NULL);
+
+	/* Platform names from the index are shown without control characters. */
+	const char *esc = INDEX(ENTRY(D1, "linux\\u001b[0m", "s390x"));
+	berr_clear(&e);
+	CHECK(select_in(esc, "linux/amd64", &e) == -ENOENT);
+	CHECK(strstr(e.msg, "linux?[0m/s390x") != NULL);
+	CHECK(strchr(e.msg, 0x1b) == NULL);
 
 	/* A NULL index offers nothing. */
 	berr_clear(&e);
