@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* Helpers shared by the runtime's files; not part of the public API (runtime.h). */
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "runtime.h"
+
+/* Write a whole string to a file (O_WRONLY|O_CLOEXEC, no O_CREAT, no O_TRUNC): kernel
+ * interfaces such as cgroup and /proc files. Returns 0 or a negative errno. */
+int rt_write_file(const char *path, const char *s);
+/* Read a small file into buf (NUL-terminated). Returns the length or a negative errno. */
+ssize_t rt_read_file(const char *path, char *buf, size_t size);
+
+/* Pass one fd (or none: fd < 0) with a small message over a unix socket. */
+int rt_send_fd(int sock, const void *msg, size_t len, int fd);
+/* Receive a message and at most one fd (*fd = -1 when none came). Returns the length,
+ * 0 at EOF, or a negative errno. */
+ssize_t rt_recv_fd(int sock, void *msg, size_t len, int *fd);
+
+/* mkdir -p with mode for missing components (absolute path). */
+int rt_mkdir_p(const char *path, mode_t mode);
+
+/*
+ * Build the machine's root as a detached mount (fsopen/open_tree), for the parent side when
+ * the runtime writes the id maps itself: every layer and the upper directory are attached
+ * through idmapped mounts of userns_fd, so on-disk id 0 is the machine's root. With
+ * userns_fd < 0 (inside the user namespace, caller not root) the same mount is built
+ * without idmaps. Returns the mount fd or a negative errno.
+ */
+int rt_rootfs_build(const rt_rootfs *r, int userns_fd, berth_err *e);
+
+/* Child side: everything between "namespaces exist" and "exec PID 1": attach root_fd (a
+ * detached mount) at r->mountpoint, set up /dev, /proc, /sys, cgroups, /run, /tmp,
+ * /run/host, binds, then pivot_root. *notify_fd gets the bound notify socket when
+ * c->notify. */
+int rt_mounts_setup(const rt_config *c, const rt_cgroup *cg, int root_fd, int *notify_fd,
+		    berth_err *e);
+
+/* Mount the machine's view of the cgroup hierarchies under root/sys/fs/cgroup (called in
+ * the child after unshare(CLONE_NEWCGROUP)). */
+int rt_cgroup_mount_inside(const rt_cgroup *cg, const char *root, berth_err *e);
+
+/* Fork a process in a new user namespace with the given maps and return an fd of that
+ * namespace (the process is gone when this returns). */
+int rt_userns_fd(const rt_idmap *m, berth_err *e);
+
+/* pidfd helpers through syscall(2), for libcs without wrappers. */
+int rt_pidfd_open(pid_t pid);
+int rt_pidfd_send_signal(int pidfd, int sig);
