@@ -556,7 +556,9 @@ static int read_small_file(const char *path, char **buf, size_t *len, berth_err 
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return berr_errno(e, -errno, "Cannot read the auth file %s", path);
-	if (!S_ISREG(st.st_mode))
+	if (S_ISCHR(st.st_mode)) /* REGISTRY_AUTH_FILE=/dev/null: no credentials */
+		st.st_size = 0;
+	else if (!S_ISREG(st.st_mode))
 		return berr(e, -EINVAL, "The auth file %s is not a regular file", path);
 	if (st.st_size > AUTH_FILE_MAX)
 		return berr(e, -E2BIG,
@@ -613,6 +615,8 @@ int auth_find_credentials(const char *registry, const char *repository, char **u
 			r = k;
 			break;
 		}
+		if (strspn(buf, " \t\r\n") == len)
+			continue; /* an empty file has no credentials */
 		r = auth_lookup_json(buf, len, paths[i], registry, repository, user, pass, e);
 		if (r > 0)
 			*source = TAKE_PTR(paths[i]);

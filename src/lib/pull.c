@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,6 +443,9 @@ int image_pull(const berth_ctx *ctx, berth_store *s, const berth_ref *ref, const
 	if (parallel > MAX_PARALLEL)
 		parallel = MAX_PARALLEL;
 
+	/* libcurl runs with CURLOPT_NOSIGNAL (threads), so it cannot shield writes to a socket
+	 * the registry closed: take SIGPIPE as EPIPE instead of dying. */
+	signal(SIGPIPE, SIG_IGN);
 	st.name = ref_format(ref);
 	_cleanup_free_ char *tag = tag_name(ref);
 	if (!st.name || !tag) {

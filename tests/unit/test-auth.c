@@ -310,6 +310,22 @@ static void test_find(void)
 	free(u), free(p), free(src);
 	CHECK(auth_find_credentials("d.io", "r", &u, &p, &src, &e) == 0);
 	CHECK(u == NULL && src == NULL);
+	/* /dev/null and empty files hold no credentials: the next file is asked. */
+	setenv("REGISTRY_AUTH_FILE", "/dev/null", 1);
+	CHECK(auth_find_credentials("a.io", "r", &u, &p, &src, &e) == 1);
+	CHECK_STREQ(u, "xdg");
+	free(u), free(p), free(src);
+	write_file(envfile, " \n");
+	setenv("REGISTRY_AUTH_FILE", envfile, 1);
+	CHECK(auth_find_credentials("a.io", "r", &u, &p, &src, &e) == 1);
+	CHECK_STREQ(u, "xdg");
+	free(u), free(p), free(src);
+	/* A directory is refused with a sentence. */
+	setenv("REGISTRY_AUTH_FILE", dir, 1);
+	CHECK(auth_find_credentials("a.io", "r", &u, &p, &src, &e) < 0);
+	CHECK(strstr(e.msg, dir) != NULL);
+	berr_clear(&e);
+	setenv("REGISTRY_AUTH_FILE", envfile, 1);
 	/* A missing file is skipped; a broken one is an error naming it. */
 	unlink(envfile);
 	CHECK(auth_find_credentials("a.io", "r", &u, &p, &src, &e) == 1);
