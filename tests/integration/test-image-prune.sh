@@ -60,7 +60,11 @@ mkdir -p "$root/layers/$fake/diff/etc"
 
 mkdir -p "$root/holds"
 echo "$(dig multi)" > "$root/holds/x"
-check "rm multi, big and amd64" "${B[@]}" image rm "$REG_HOST/test/multi:1" "$REG_HOST/test/big:1" "$REG_HOST/test/amd64:1"
+check "rm big and amd64" "${B[@]}" image rm "$REG_HOST/test/big:1" "$REG_HOST/test/amd64:1"
+EXPECT_MATCH='x' expect_fail "rm of a held image fails, naming the holder" "${B[@]}" image rm "$REG_HOST/test/multi:1"
+check "rm --force of a held image" "${B[@]}" image rm --force "$REG_HOST/test/multi:1"
+[ -z "$(store_ref_digest "$root" "$REG_HOST/test/multi:1")" ] && ok "rm --force removes the name" ||
+	fail "rm --force removes the name"
 check "prune" "${B[@]}" image prune
 expect_image "busybox (tagged) kept" busybox yes
 expect_image "multi (held by holds/x) kept" multi yes

@@ -14,10 +14,10 @@ root=$T/root
 
 for img in big multi; do
 	ref=$PROXY_HOST/test/$img:1
-	berth_pull "$root" "$ref" > "$T/a.log" 2>&1 &
+	"$BERTH" --root "$root" image pull "$ref" > "$T/a.log" 2>&1 &
 	a=$!
 	defer_kill $a
-	berth_pull "$root" "$ref" > "$T/b.log" 2>&1 &
+	"$BERTH" --root "$root" image pull "$ref" > "$T/b.log" 2>&1 &
 	b=$!
 	defer_kill $b
 	wait $a

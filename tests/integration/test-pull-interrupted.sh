@@ -17,7 +17,9 @@ bm=$(awk '$1 == "big" {print $2}' "$bb/digests")
 big=$(jq -r '.layers[-1].digest' "$bb/oci/blobs/sha256/${bm#sha256:}")
 part=$root/ingest/${big#sha256:}.part
 
-berth_pull "$root" "$ref" > "$T/pull1.log" 2>&1 &
+# Run berth itself in the background (not a shell function, which would fork a subshell
+# and leave berth running when that is killed).
+"$BERTH" --root "$root" image pull "$ref" > "$T/pull1.log" 2>&1 &
 pid=$!
 defer_kill $pid
 part_size() { stat -c %s "$part" 2> /dev/null || echo 0; }

@@ -21,7 +21,7 @@ fi
 : > "$REG_DIR/token.log"
 check "pull with a bearer token" \
 	env REGISTRY_AUTH_FILE="$REG_AUTH_FILE" "$BERTH" --root "$T/root" image pull "$ref"
-if grep -q 'scope=repository%3Atest%2Fbusybox%3Apull' "$REG_DIR/token.log" ||
+if grep -qi 'scope=repository%3Atest%2Fbusybox%3Apull' "$REG_DIR/token.log" ||
 	grep -q 'scope=repository:test/busybox:pull' "$REG_DIR/token.log"; then
 	ok "token requested for repository:test/busybox:pull"
 else
