@@ -325,16 +325,29 @@ int blob_writer_open(berth_store *s, const char *digest, int64_t size, blob_writ
 	snprintf(w->part_name, sizeof(w->part_name), "%s.part", digest_hex(digest));
 	char lock_name[DIGEST_HEX_LEN + 8];
 	snprintf(lock_name, sizeof(lock_name), "%s.lock", digest_hex(digest));
-	w->lock_fd =
-	    openat(s->ingest_fd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (w->lock_fd < 0)
-		return berr_errno(e, -errno, "Cannot create %s/ingest/%s", s->root, lock_name);
-	while (flock(w->lock_fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		int r = berr_errno(e, -errno, "Cannot lock %s/ingest/%s", s->root, lock_name);
-		blob_writer_close(w);
-		return r;
+	/* The lock file is removed by whoever holds it when done, so after taking the lock
+	 * check it is still the file at that name; otherwise take the new one. */
+	for (;;) {
+		w->lock_fd = openat(s->ingest_fd, lock_name,
+				    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (w->lock_fd < 0)
+			return berr_errno(e, -errno, "Cannot create %s/ingest/%s", s->root,
+					  lock_name);
+		while (flock(w->lock_fd, LOCK_EX) < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = berr_errno(e, -errno, "Cannot lock %s/ingest/%s", s->root,
+					   lock_name);
+			blob_writer_close(w);
+			return r;
+		}
+		struct stat held, named;
+		if (fstat(w->lock_fd, &held) == 0 &&
+		    fstatat(s->ingest_fd, lock_name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+			break;
+		close(w->lock_fd);
+		w->lock_fd = -1;
 	}
 	if (store_has_blob(s, digest)) {
 		blob_writer_close(w);
@@ -449,8 +462,13 @@ void blob_writer_close(blob_writer *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
-	if (w->lock_fd >= 0)
+	if (w->lock_fd >= 0) {
+		/* Still holding the lock: remove its file so ingest/ keeps only .part files. */
+		char lock_name[DIGEST_HEX_LEN + 8];
+		snprintf(lock_name, sizeof(lock_name), "%s.lock", digest_hex(w->digest));
+		unlinkat(w->store->ingest_fd, lock_name, 0);
 		close(w->lock_fd);
+	}
 	w->lock_fd = -1;
 }
 
@@ -519,9 +537,14 @@ int store_tag(berth_store *s, const char *ref, const char *manifest_digest, cons
 		return r;
 	json_t *ms = json_object_get(index, "manifests");
 	for (size_t i = json_array_size(ms); i-- > 0;) {
-		const char *name = entry_ref(json_array_get(ms, i));
-		if (name && !strcmp(name, ref))
-			json_array_remove(ms, i);
+		json_t *m = json_array_get(ms, i);
+		const char *name = entry_ref(m);
+		if (!name || strcmp(name, ref) != 0)
+			continue;
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		if (d && !strcmp(d, manifest_digest))
+			return 0; /* already so: keep the entry and its date */
+		json_array_remove(ms, i);
 	}
 	char created[32];
 	time_t now = time(NULL);
