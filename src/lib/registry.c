@@ -251,9 +251,12 @@ static CURLcode http_get(registry_conn *c, const char *url, const char *accept, 
 			hdrs = curl_slist_append(hdrs, accept);
 		if (authz) {
 			_cleanup_free_ char *h = NULL;
-			if (asprintf(&h, "Authorization: %s", authz) < 0)
+			if (asprintf(&h, "Authorization: %s", authz) < 0) {
+				curl_slist_free_all(hdrs);
 				return CURLE_OUT_OF_MEMORY;
+			}
 			hdrs = curl_slist_append(hdrs, h);
+			explicit_bzero(h, strlen(h));
 		}
 		if (range_from > 0) {
 			snprintf(line, sizeof(line), "Range: bytes=%" PRIu64 "-", range_from);
