@@ -128,7 +128,8 @@ static const char *env_get(char *const *env, const char *key)
 	return NULL;
 }
 
-static _Noreturn void exec_target(const rt_exec_opts *o, char *const *env, int errpipe)
+static _Noreturn void exec_target(const rt_exec_opts *o, char *const *env, bool own_net,
+				  int errpipe)
 {
 	int fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
 	int null = -1;
@@ -160,6 +161,11 @@ static _Noreturn void exec_target(const rt_exec_opts *o, char *const *env, int e
 		target_fail(errpipe, errno);
 	if (o->tty && ioctl(0, TIOCSCTTY, 0) < 0)
 		target_fail(errpipe, errno);
+	if (rt_caps_bound(own_net) < 0)
+		target_fail(errpipe, errno);
+	berth_err ignore = {0};
+	if (rt_rlimits_apply(rt_default_rlimits, rt_n_default_rlimits, &ignore) < 0)
+		target_fail(errpipe, -ignore.code);
 	gid_t groups[64];
 	size_t ng = o->n_groups < 64 ? o->n_groups : 64;
 	for (size_t i = 0; i < ng; i++)
@@ -247,7 +253,7 @@ int rt_exec(const rt_machine *m, const rt_exec_opts *o, pid_t *pid, berth_err *e
 			t = (pid_t)syscall(SYS_clone, CLONE_PARENT, NULL, NULL, NULL, NULL);
 			if (t == 0) {
 				close(pidpipe[1]);
-				exec_target(o, env, errpipe[1]);
+				exec_target(o, env, m->own_net, errpipe[1]);
 			}
 			if (t < 0)
 				err = errno;

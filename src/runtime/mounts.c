@@ -84,6 +84,8 @@ static int overlay_error(int fsfd, int r, berth_err *e)
 	return berr_errno(e, r, "Cannot mount the machine's overlay root");
 }
 
+static int build_upper(int fsfd, const rt_rootfs *rf, int userns_fd, berth_err *e);
+
 int rt_rootfs_build(const rt_rootfs *rf, int userns_fd, berth_err *e)
 {
 	if (!rf->lower)
@@ -108,16 +110,43 @@ int rt_rootfs_build(const rt_rootfs *rf, int userns_fd, berth_err *e)
 	_cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return berr_errno(e, -errno, "This kernel has no overlay file system");
+	/* The detached layer mounts must stay open until the overlay exists: closing one
+	 * dissolves it, and overlayfs then refuses it at FSCONFIG_CMD_CREATE. */
+	_cleanup_free_ int *lfds = calloc(rf->n_lower, sizeof(int));
+	if (!lfds)
+		return berr(e, -ENOMEM, "Out of memory");
+	size_t nl = 0;
 	int r = 0;
-	for (size_t i = 0; i < rf->n_lower && r == 0; i++) {
-		_cleanup_close_ int lfd = clone_tree(rf->lower[i], userns_fd, true, e);
-		if (lfd < 0)
-			return lfd;
-		r = set_layer(fsfd, "lowerdir+", lfd, rf->lower[i], e);
+	for (; nl < rf->n_lower && r == 0; nl++) {
+		lfds[nl] = clone_tree(rf->lower[nl], userns_fd, true, e);
+		if (lfds[nl] < 0) {
+			r = lfds[nl];
+			break;
+		}
+		r = set_layer(fsfd, "lowerdir+", lfds[nl], rf->lower[nl], e);
 	}
-	if (r < 0)
-		return r;
-	_cleanup_close_ int pfd = clone_tree(parent, userns_fd, false, e);
+	if (r == 0)
+		r = build_upper(fsfd, rf, userns_fd, e);
+	for (size_t i = 0; i < nl; i++)
+		if (lfds[i] >= 0)
+			close(lfds[i]);
+	return r;
+}
+
+/* Upper and work directories, then create and mount the overlay. */
+static int build_upper(int fsfd, const rt_rootfs *rf, int userns_fd, berth_err *e)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", rf->upper);
+	char *slash = strrchr(parent, '/');
+	*slash = 0;
+	size_t pl = strlen(parent);
+	int r;
+	/* The upper directory is not idmapped: overlayfs creates its work files with the
+	 * mounter's credentials (host root), which an idmapped upper cannot represent
+	 * (EOVERFLOW). So the upper directory holds host ids: the machine's root is its id
+	 * map's host root (rt_spawn hands a fresh upper directory to it). */
+	_cleanup_close_ int pfd = clone_tree(parent, -1, false, e);
 	if (pfd < 0)
 		return pfd;
 	_cleanup_close_ int ufd = openat(pfd, slash + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -130,8 +159,9 @@ int rt_rootfs_build(const rt_rootfs *rf, int userns_fd, berth_err *e)
 	r = set_layer(fsfd, "upperdir", ufd, rf->upper, e);
 	if (r == 0)
 		r = set_layer(fsfd, "workdir", wfd, rf->work, e);
-	/* Inside a user namespace trusted.* xattrs are out of reach: use user.* ones. */
-	if (r == 0 && userns_fd < 0 && geteuid() != 0)
+	/* Without an idmap (mounted inside the machine's user namespace) trusted.* xattrs are
+	 * out of reach: use user.* ones. */
+	if (r == 0 && userns_fd < 0)
 		fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
 	if (r < 0)
 		return r;

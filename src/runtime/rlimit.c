@@ -11,6 +11,10 @@
 #include <errno.h>
 #include <sys/resource.h>
 
+/* What systemd itself gives services: a select()-safe soft limit, a high hard limit. */
+const rt_rlimit rt_default_rlimits[] = {{RLIMIT_NOFILE, 1024, 524288}};
+const size_t rt_n_default_rlimits = sizeof(rt_default_rlimits) / sizeof(rt_default_rlimits[0]);
+
 bool rt_rlimit_clamp(const rt_rlimit *want, uint64_t cur_hard, rt_rlimit *out)
 {
 	*out = *want;

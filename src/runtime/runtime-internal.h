@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 /* Helpers shared by the runtime's files; not part of the public API (runtime.h). */
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -48,3 +49,8 @@ int rt_userns_fd(const rt_idmap *m, berth_err *e);
 /* pidfd helpers through syscall(2), for libcs without wrappers. */
 int rt_pidfd_open(pid_t pid);
 int rt_pidfd_send_signal(int pidfd, int sig);
+
+/* Whether a capability stays in a machine's bounding set (caps.c), and drop the others
+ * from the calling process's bounding set. */
+bool rt_cap_kept(int cap, bool own_net);
+int rt_caps_bound(bool own_net);

@@ -190,6 +190,10 @@ typedef struct rt_rlimit {
  * hard). Never raises. Returns true when the result differs from what was wanted.
  */
 bool rt_rlimit_clamp(const rt_rlimit *want, uint64_t cur_hard, rt_rlimit *out);
+/* The limits PID 1 and exec'd processes get unless told otherwise: RLIMIT_NOFILE
+ * 1024/524288 (clamped). */
+extern const rt_rlimit rt_default_rlimits[];
+extern const size_t rt_n_default_rlimits;
 /* Apply rlimits to the calling process, clamping each (see rt_rlimit_clamp). */
 int rt_rlimits_apply(const rt_rlimit *l, size_t n, berth_err *e);
 

@@ -55,7 +55,6 @@ static bool env_has(char *const *env, const char *key)
 	return false;
 }
 
-static const rt_rlimit default_rlimits[] = {{RLIMIT_NOFILE, 1024, 524288}};
 
 static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int sock)
 {
@@ -79,10 +78,13 @@ static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int so
 		child_fail(sock, &e, e.code);
 	if (root_fd >= 0)
 		close(root_fd);
-	const rt_rlimit *rl = c->rlimits ? c->rlimits : default_rlimits;
-	size_t nrl = c->rlimits ? c->n_rlimits : ARRAY_SIZE(default_rlimits);
+	const rt_rlimit *rl = c->rlimits ? c->rlimits : rt_default_rlimits;
+	size_t nrl = c->rlimits ? c->n_rlimits : rt_n_default_rlimits;
 	if (rt_rlimits_apply(rl, nrl, &e) < 0)
 		child_fail(sock, &e, e.code);
+	if (rt_caps_bound(c->private_network) < 0)
+		child_fail(sock, &e,
+			   berr_errno(&e, -errno, "Cannot limit the machine's capabilities"));
 	if (setsid() < 0)
 		child_fail(sock, &e, berr_errno(&e, -errno, "Cannot start a session"));
 	int io = c->console_fd;
@@ -235,6 +237,14 @@ int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e)
 	if (r == 0 && c->console_fd >= 0 && !m->idmap.helpers &&
 	    fchown(c->console_fd, (uid_t)uid0, (gid_t)tty_gid) < 0)
 		r = berr_errno(e, -errno, "Cannot hand the console to the machine's root");
+	/* A fresh upper directory (still the caller's) becomes the machine root's: it is the
+	 * root directory of the merged tree. */
+	struct stat ust;
+	if (r == 0 && !m->idmap.helpers && c->rootfs.lower && stat(c->rootfs.upper, &ust) == 0 &&
+	    ust.st_uid == geteuid() && chown(c->rootfs.upper, (uid_t)uid0, (gid_t)gid0) < 0)
+		r = berr_errno(e, -errno,
+			       "Cannot hand the upper directory '%s' to the machine's root",
+			       c->rootfs.upper);
 	if (r == 0 && !m->idmap.helpers) {
 		char p[64];
 		snprintf(p, sizeof(p), "/proc/%d/ns/user", (int)pid);
