@@ -69,8 +69,10 @@ int meta_xattrs(struct archive_entry *ent, int fd, int pfd, const char *name, bo
 		    fd >= 0 ? fsetxattr(fd, xn, val, size, 0) : lsetxattr(proc, xn, val, size, 0);
 		if (r == 0)
 			continue;
-		/* user.* is not allowed on symlinks; trusted.* needs host root. */
-		if (errno == EPERM && (fd < 0 || (!privileged && !strncmp(xn, "trusted.", 8))))
+		/* user.* is not allowed on symlinks; trusted.* and security.* (file capabilities)
+		 * need privilege that an unprivileged unpack outside a user namespace lacks */
+		if (errno == EPERM && (fd < 0 || (!privileged && (!strncmp(xn, "trusted.", 8) ||
+								  !strncmp(xn, "security.", 9)))))
 			continue;
 		return berr_errno(
 		    e, -errno, "Cannot set extended attribute '%s' on layer entry '%s'", xn, entry);

@@ -20,7 +20,7 @@ int meta_owner(struct archive_entry *ent, int fd, int pfd, const char *name, boo
 	       const char *entry, berth_err *e);
 
 /* The entry's xattrs, except security.selinux and overlayfs' own. Without privileged,
- * trusted.* that the kernel refuses are ignored; user.* on symlinks always is. Call after
- * meta_owner: chown drops security.capability. */
+ * trusted.* and security.* that the kernel refuses are ignored; user.* on symlinks always is. Call
+ * after meta_owner: chown drops security.capability. */
 int meta_xattrs(struct archive_entry *ent, int fd, int pfd, const char *name, bool privileged,
 		const char *entry, berth_err *e);

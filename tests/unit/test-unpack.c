@@ -597,10 +597,30 @@ static void test_apply_whiteouts(void)
 	close(d);
 }
 
-/* As an unprivileged user in a user namespace of its own (ids beyond it unmapped), the way
- * rootless berth unpacks: chown failures ignored, user.overlay. whiteouts, hard links
- * without CAP_DAC_READ_SEARCH. */
-static void test_rootless(void)
+/* Become root of a new user namespace that maps only our own id. */
+static int enter_userns(uid_t self)
+{
+	char map[64];
+	snprintf(map, sizeof(map), "0 %u 1", self);
+	const char *files[] = {"/proc/self/uid_map", "/proc/self/setgroups", "/proc/self/gid_map"};
+	const char *data[] = {map, "deny", map};
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		int fd = open(files[i], O_WRONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : write(fd, data[i], strlen(data[i]));
+		if (fd >= 0)
+			close(fd);
+		if (n < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* As an unprivileged user, in a user namespace of its own (ids beyond it unmapped) or not,
+ * the way rootless berth unpacks: chown failures ignored, user.overlay. whiteouts, hard
+ * links without CAP_DAC_READ_SEARCH. */
+static void test_rootless(bool userns)
 {
 	int d = fresh_dest("rootless");
 	const uid_t nobody = 65534;
@@ -612,6 +632,8 @@ static void test_rootless(void)
 	archive_entry_set_gid(x, 1234);
 	archive_entry_xattr_add_entry(x, "user.x", "1", 1);
 	archive_entry_xattr_add_entry(x, "trusted.x", "1", 1);
+	unsigned char cap[20] = {1, 0, 0, 2, 0, 0x20}; /* v2, effective, cap_net_raw */
+	archive_entry_xattr_add_entry(x, "security.capability", cap, sizeof(cap));
 	put(&t, x, "data", 4);
 	tar_dir(&t, "d");
 	tar_hardlink(&t, "d/h", "f");
@@ -623,22 +645,12 @@ static void test_rootless(void)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
-		char map[64];
 		int r = setgroups(0, NULL) || setresgid(nobody, nobody, nobody) ||
-			setresuid(nobody, nobody, nobody) || prctl(PR_SET_DUMPABLE, 1) ||
-			unshare(CLONE_NEWUSER);
-		snprintf(map, sizeof(map), "0 %u 1", nobody);
-		int fd = open("/proc/self/uid_map", O_WRONLY);
-		r = r || fd < 0 || write(fd, map, strlen(map)) < 0;
-		close(fd);
-		fd = open("/proc/self/setgroups", O_WRONLY);
-		r = r || fd < 0 || write(fd, "deny", 4) < 0;
-		close(fd);
-		fd = open("/proc/self/gid_map", O_WRONLY);
-		r = r || fd < 0 || write(fd, map, strlen(map)) < 0;
-		close(fd);
+			setresuid(nobody, nobody, nobody) || prctl(PR_SET_DUMPABLE, 1);
+		if (!r && userns)
+			r = enter_userns(nobody);
 		if (r) {
-			perror("entering a user namespace");
+			perror("dropping to nobody");
 			_exit(2);
 		}
 		unpack_opts o = {.overlay_xattr_prefix = "user.overlay.", .chown = false};
@@ -665,6 +677,8 @@ static void test_rootless(void)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/f", d);
 	CHECK(getxattr(path, "user.x", val, sizeof(val)) == 1 && val[0] == '1');
 	CHECK(getxattr(path, "trusted.x", val, sizeof(val)) < 0);
+	/* file capabilities need CAP_SETFCAP, which only the namespace gives */
+	CHECK((getxattr(path, "security.capability", NULL, 0) > 0) == userns);
 	free(m.p);
 	close(d);
 }
@@ -792,7 +806,7 @@ int main(void)
 	test_overlay_whiteouts();
 	test_apply_whiteouts();
 	if (geteuid() == 0)
-		test_rootless(); /* needs root to become an unprivileged user first */
+		test_rootless(true), test_rootless(false); /* root drops to nobody first */
 	else
 		printf("test-unpack: rootless case skipped, needs root to drop to nobody\n");
 	test_compressed_diff_ids();
