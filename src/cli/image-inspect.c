@@ -84,7 +84,7 @@ static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *
 	free(chains);
 	json_t *cfg = img.config.raw;
 	json_t *j = json_pack(
-	    "{s:o,s:s,s:s,s:I,s:I,s:s*,s:s*,s:s*,s:o,s:{s:s,s:I},s:o,s:I,s:I*}", "names",
+	    "{s:o,s:s,s:s,s:I,s:I,s:s*,s:s*,s:s*,s:o,s:{s:s,s:I},s:o,s:I,s:I}", "names",
 	    names_of(index, digest), "digest", digest, "mediaType",
 	    img.manifest.media_type ? img.manifest.media_type : MT_OCI_MANIFEST, "manifestSize",
 	    (json_int_t)img.manifest_size, "size", (json_int_t)stored_image_size(&img), "os",
