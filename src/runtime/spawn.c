@@ -55,7 +55,6 @@ static bool env_has(char *const *env, const char *key)
 	return false;
 }
 
-
 static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int sock)
 {
 	berth_err e = {0};

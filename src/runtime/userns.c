@@ -70,6 +70,8 @@ int rt_subid_parse(const char *text, const char *user, uint32_t id, rt_idmap_ran
 		    !parse_u32(c2 + 1, count_len, &count) || count == 0 ||
 		    (uint64_t)start + count > (uint64_t)UINT32_MAX + 1)
 			continue;
+		if (name_len == 0)
+			continue;
 		bool match = (user && strlen(user) == name_len && !memcmp(line, user, name_len)) ||
 			     (parse_u32(line, name_len, &owner) && owner == id);
 		if (!match)
