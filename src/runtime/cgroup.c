@@ -502,6 +502,32 @@ int rt_cgroup_reclaim(const rt_cgroup *cg, uint64_t *freed, berth_err *e)
 	return 0;
 }
 
+static bool tree_populated(const char *dir)
+{
+	char procs[64];
+	if (read_at(dir, "cgroup.procs", procs, sizeof(procs)) == 0 && procs[0])
+		return true;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char sub[PATH_MAX];
+		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) < (int)sizeof(sub) &&
+		    tree_populated(sub))
+			return true;
+	}
+	return false;
+}
+
+bool rt_cgroup_populated(const rt_cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n; i++)
+		if (tree_populated(cg->h[i].path))
+			return true;
+	return false;
+}
+
 /* SIGKILL every process listed in dir/cgroup.procs and below. Never PID 1 or ourselves. */
 static void kill_tree(const char *dir)
 {

@@ -138,6 +138,8 @@ int rt_cgroup_stats(const rt_cgroup *cg, rt_stats *st, berth_err *e);
  * which makes the kernel drop unmapped page cache first, and restored right after.
  */
 int rt_cgroup_reclaim(const rt_cgroup *cg, uint64_t *freed, berth_err *e);
+/* Whether any process is in the machine's cgroup (or below) in any hierarchy. */
+bool rt_cgroup_populated(const rt_cgroup *cg);
 /* Kill every process left (SIGKILL) and remove the directories, deepest first. Waits a
  * bounded time for dying processes to leave. Missing directories are not an error. */
 int rt_cgroup_destroy(const rt_cgroup *cg, berth_err *e);

@@ -199,6 +199,13 @@ int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e)
 	r = rt_cgroup_open(c->name, c->cgroup_parent, &m->cg, e);
 	if (r < 0)
 		return r;
+	/* Same name, same cgroup: a machine of that name still running must not be reused
+	 * (nor killed by this one's cleanup). */
+	if (rt_cgroup_populated(&m->cg))
+		return berr(e, -EBUSY,
+			    "Machine '%s' already has processes in its cgroup %s; it is still "
+			    "running, stop it first",
+			    c->name, m->cg.h[0].path);
 	r = rt_cgroup_create(&m->cg, &c->limits, e);
 	if (r < 0) {
 		berth_err ignore = {0};
