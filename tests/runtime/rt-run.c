@@ -4,14 +4,17 @@
  *
  *   rt-run [--name NAME] (--dir DIR | --lower DIR... --upper DIR --work DIR)
  *          [--init auto|builtin|PATH] [--memory BYTES] [--cpus MILLI] [--pids N]
- *          [--wait-ready SECS] [--exec CMD]... [--exec-tty CMD] [--set-memory BYTES]
+ *          [--wait-ready SECS] [--exec CMD]... [--exec-tty CMD] [--parallel N]
+ *          [--set-memory BYTES]
  *          [--stats] [--reclaim] [--hold] [--stop-timeout SECS] [--console]
+ *   rt-run --check-overlay DIR     (can a machine's overlay root live on DIR's file system?)
  *
  * Boots the root (init detected unless --init), waits for readiness (sd_notify), runs each
  * --exec CMD as `/bin/sh -c CMD` inside as root, prints stats, then stops the machine with
- * its init's stop signal (SIGKILL after --stop-timeout) and removes its cgroup. --hold waits
- * for a line on stdin before stopping. --console copies the machine's console to stderr.
- * Exit status: 0 when every step worked and every --exec exited 0.
+ * its init's stop signal (--exec '!PATH' runs PATH without a shell; --parallel N runs
+ * the first --exec N times at once) (SIGKILL after --stop-timeout) and removes its cgroup. --hold
+ * waits for a line on stdin before stopping. --console copies the machine's console to stderr. Exit
+ * status: 0 when every step worked and every --exec exited 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +40,10 @@ static void die(const char *what, const berth_err *e)
 static int run_exec(const rt_machine *m, const char *cmd, bool tty)
 {
 	char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+	if (cmd[0] == '!') { /* "!PATH": run PATH itself, no shell */
+		argv[0] = (char *)cmd + 1;
+		argv[1] = NULL;
+	}
 	rt_exec_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = 1, .stderr_fd = 2};
 	int master = -1, slave = -1;
 	berth_err e = {0};
@@ -92,6 +99,7 @@ int main(int argc, char **argv)
 	rt_limits lim = {0, 0, 0};
 	long long set_memory = -1;
 	int wait_ready = 120, stop_timeout = 30;
+	int parallel = 0;
 	bool stats = false, reclaim = false, hold = false, console = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -122,6 +130,8 @@ int main(int argc, char **argv)
 			exec_tty[n_exec] = false, execs[n_exec++] = v;
 		else if (OPT("--exec-tty") && n_exec < MAX_LIST)
 			exec_tty[n_exec] = true, execs[n_exec++] = v;
+		else if (OPT("--parallel"))
+			parallel = atoi(v);
 		else if (OPT("--set-memory"))
 			set_memory = atoll(v);
 		else if (!strcmp(a, "--stats"))
@@ -132,7 +142,17 @@ int main(int argc, char **argv)
 			hold = true;
 		else if (!strcmp(a, "--console"))
 			console = true;
-		else {
+		else if (OPT("--check-overlay")) {
+			berth_err ce = {0};
+			rt_idmap cm;
+			if (rt_idmap_for_caller(0, &cm, &ce) < 0 ||
+			    rt_overlay_check(v, &cm, &ce) < 0) {
+				printf("overlay unusable: %s\n", ce.msg);
+				return 1;
+			}
+			printf("overlay usable in %s\n", v);
+			return 0;
+		} else {
 			fprintf(stderr,
 				"rt-run: bad argument '%s' (see the comment at the top of "
 				"tests/runtime/rt-run.c)\n",
@@ -243,6 +263,24 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n_exec; i++)
 		if (run_exec(&m, execs[i], exec_tty[i]) != 0)
 			failures++;
+	if (parallel > 0 && n_exec > 0) {
+		/* N execs at once of the first --exec, each from its own process. */
+		pid_t kids[256];
+		int np = parallel < 256 ? parallel : 256, bad = 0;
+		for (int i = 0; i < np; i++) {
+			kids[i] = fork();
+			if (kids[i] == 0)
+				_exit(run_exec(&m, execs[0], false));
+		}
+		for (int i = 0; i < np; i++) {
+			int st;
+			if (kids[i] < 0 || waitpid(kids[i], &st, 0) < 0 || !WIFEXITED(st) ||
+			    WEXITSTATUS(st) != 0)
+				bad++;
+		}
+		printf("parallel: %d of %d execs failed\n", bad, np);
+		failures += bad;
+	}
 	if (stats)
 		print_stats(&m);
 	if (set_memory >= 0) {
