@@ -185,13 +185,15 @@ int store_prune(berth_store *s, bool wait, prune_report *rep, berth_err *e)
 		return berr_errno(e, -errno, "Cannot lock the store %s for pruning", s->root);
 	}
 	int r;
+	/* Declared before the first goto: jumping past a cleanup variable's initialisation
+	 * would free garbage (and clang refuses to compile it). */
+	mark_set blobs = {0}, layers = {0};
+	_cleanup_json_ json_t *index = NULL;
 	_cleanup_close_ int lk = store_lock(s, true, e);
 	if (lk < 0) {
 		r = lk;
 		goto out;
 	}
-	mark_set blobs = {0}, layers = {0};
-	_cleanup_json_ json_t *index = NULL;
 	r = store_index_load(s, &index, e);
 	if (r < 0)
 		goto out_marks;
