@@ -220,15 +220,20 @@ static int mkdir_cgroup(const rt_cg_hier *h)
 		bool created = mkdir(buf, 0755) == 0;
 		if (!created && errno != EEXIST)
 			return -errno;
-		if (created && !h->v2 && has_ctrl(h, "cpuset")) {
-			char parent[sizeof(buf)], v[4096];
+		/* A v1 cpuset without cpus or mems takes no process: fill empty levels
+		 * (new ones, and parents someone created without them) from their parent. */
+		if (!h->v2 && has_ctrl(h, "cpuset")) {
+			char parent[sizeof(buf)], v[4096], cur[16];
 			snprintf(parent, sizeof(parent), "%s", buf);
 			*strrchr(parent, '/') = 0;
 			static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
 			for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-				if (read_at(parent, files[i], v, sizeof(v)) == 0)
+				if (read_at(buf, files[i], cur, sizeof(cur)) == 0 &&
+				    (cur[0] == 0 || cur[0] == '\n') &&
+				    read_at(parent, files[i], v, sizeof(v)) == 0)
 					write_at(buf, files[i], v);
 		}
+		(void)created;
 		if (last)
 			break;
 		*p = '/';

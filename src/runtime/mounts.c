@@ -173,22 +173,27 @@ static int build_upper(int fsfd, const rt_rootfs *rf, int userns_fd, berth_err *
 	return mfd;
 }
 
-/* rm -r for the probe's scratch directory (which it created itself). */
+/* rm -r for the probe's scratch directory (which it created itself). Empty directories go
+ * first without being opened: overlayfs leaves work/work with mode 000. */
 static void rm_rf_at(int dfd, const char *name)
 {
-	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		DIR *d = fdopendir(dup(fd));
-		struct dirent *de;
-		while (d && (de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				rm_rf_at(fd, de->d_name);
-		if (d)
-			closedir(d);
-		unlinkat(dfd, name, AT_REMOVEDIR);
-	} else {
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return;
+	if (errno == ENOTDIR) {
 		unlinkat(dfd, name, 0);
+		return;
 	}
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(dup(fd));
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rm_rf_at(fd, de->d_name);
+	if (d)
+		closedir(d);
+	unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 int rt_overlay_check(const char *scratch_dir, const rt_idmap *m, berth_err *e)
@@ -223,20 +228,27 @@ int rt_overlay_check(const char *scratch_dir, const rt_idmap *m, berth_err *e)
 		goto out;
 	}
 	/* Caller is not root: the overlay is mounted inside the machine's user namespace. */
-	int up[2];
+	int up[2], down[2];
 	if (pipe2(up, O_CLOEXEC) < 0) {
 		r = berr_errno(e, -errno, "Cannot create a pipe");
+		goto out;
+	}
+	if (pipe2(down, O_CLOEXEC) < 0) {
+		r = berr_errno(e, -errno, "Cannot create a pipe");
+		close(up[0]);
+		close(up[1]);
 		goto out;
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(up[0]);
+		close(down[1]);
 		char c = unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ? 'E' : 'U';
 		if (write(up[1], &c, 1) != 1 || c == 'E')
 			_exit(2);
-		/* The parent writes the maps, then closes its end: wait for that. */
-		while (read(up[1], &c, 1) > 0)
-			;
+		/* The parent writes the maps, then says so. */
+		if (read(down[0], &c, 1) != 1)
+			_exit(2);
 		berth_err ce = {0};
 		int fd = -1;
 		if (setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0)
@@ -244,12 +256,16 @@ int rt_overlay_check(const char *scratch_dir, const rt_idmap *m, berth_err *e)
 		_exit(fd >= 0 ? 0 : 1);
 	}
 	close(up[1]);
+	close(down[0]);
 	char c = 0;
 	if (pid < 0 || read(up[0], &c, 1) != 1 || c != 'U')
 		r = berr(e, -EPERM, "Cannot create a user namespace to try an overlay root");
 	else
 		r = rt_idmap_write(pid, m, e);
+	if (r == 0 && write(down[1], "g", 1) != 1)
+		r = berr_errno(e, -errno, "Cannot reach the overlay probe process");
 	close(up[0]);
+	close(down[1]);
 	if (pid > 0) {
 		int st;
 		if (r < 0)

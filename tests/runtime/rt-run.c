@@ -5,7 +5,7 @@
  *   rt-run [--name NAME] (--dir DIR | --lower DIR... --upper DIR --work DIR)
  *          [--init auto|builtin|PATH] [--memory BYTES] [--cpus MILLI] [--pids N]
  *          [--wait-ready SECS] [--exec CMD]... [--exec-tty CMD] [--parallel N]
- *          [--set-memory BYTES]
+ *          [--set-memory BYTES] [--cgroup-parent PATH]
  *          [--stats] [--reclaim] [--hold] [--stop-timeout SECS] [--console]
  *   rt-run --check-overlay DIR     (can a machine's overlay root live on DIR's file system?)
  *
@@ -98,8 +98,9 @@ int main(int argc, char **argv)
 	size_t n_lower = 0, n_exec = 0;
 	rt_limits lim = {0, 0, 0};
 	long long set_memory = -1;
-	int wait_ready = 120, stop_timeout = 30;
+	int wait_ready = -1, stop_timeout = 30; /* -1: 120 s for inits that notify, else 0 */
 	int parallel = 0;
+	const char *cgroup_parent = NULL;
 	bool stats = false, reclaim = false, hold = false, console = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
 			exec_tty[n_exec] = false, execs[n_exec++] = v;
 		else if (OPT("--exec-tty") && n_exec < MAX_LIST)
 			exec_tty[n_exec] = true, execs[n_exec++] = v;
+		else if (OPT("--cgroup-parent"))
+			cgroup_parent = v;
 		else if (OPT("--parallel"))
 			parallel = atoi(v);
 		else if (OPT("--set-memory"))
@@ -196,6 +199,13 @@ int main(int argc, char **argv)
 		init_argv[0] = (char *)init;
 	}
 
+	/* systemd and berth-init send READY=1; busybox, sysvinit and openrc-init do not. */
+	if (wait_ready < 0)
+		wait_ready = stop_signal == rt_init_stop_signal(RT_INIT_BERTH) &&
+				     (init_argv[0] == (char *)RT_BERTH_INIT_PATH ||
+				      info.kind == RT_INIT_SYSTEMD)
+				 ? 120
+				 : 0;
 	char mp[] = "/tmp/rt-run-root-XXXXXX";
 	if (!mkdtemp(mp)) {
 		perror("mkdtemp");
@@ -225,6 +235,7 @@ int main(int argc, char **argv)
 	    .console_fd = console_slave,
 	    .limits = lim,
 	    .notify = true,
+	    .cgroup_parent = cgroup_parent,
 	};
 	rt_machine m;
 	if (rt_spawn(&c, &m, &e) < 0) {
