@@ -640,7 +640,7 @@ int rt_cgroup_mount_inside(const rt_cgroup *cg, const char *root, berth_err *e)
 				  h->controllers);
 			/* cpu,cpuacct: also reachable as cpu and cpuacct */
 			if (r == 0 && strchr(base, ',')) {
-				char names[128];
+				char names[sizeof(h->mount)];
 				snprintf(names, sizeof(names), "%s", base);
 				char *save = NULL;
 				for (char *t = strtok_r(names, ",", &save); t;

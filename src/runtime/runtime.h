@@ -201,6 +201,16 @@ int rt_rlimits_apply(const rt_rlimit *l, size_t n, berth_err *e);
 
 /* ---- the root filesystem and the machine (mounts.c, spawn.c) ----------------------------- */
 
+/*
+ * Ownership on disk. As root (maps written by the runtime), layer directories and a
+ * flattened root hold the image's own ids (0 = machine root) and are attached through
+ * idmapped mounts, so one unpacked layer serves every machine. The upper directory is not
+ * idmapped (overlayfs creates its work files as the mounter) and holds host ids: machine
+ * root is RT_ROOT_RANGE_START + slot*65536 there, so keep a machine's slot stable. A fresh
+ * upper directory owned by the caller is handed to the machine's root by rt_spawn. As a
+ * regular user, everything is owned by the user (inside 0) and subordinate ids, and the
+ * overlay is mounted inside the user namespace with user.* xattrs ("userxattr").
+ */
 typedef struct rt_rootfs {
 	/* Overlay: read-only layer directories, top-most first, under upper; upper and work
 	 * are siblings in one directory on one filesystem. */
@@ -260,7 +270,12 @@ typedef struct rt_machine {
  * Boot a machine: create its cgroup, namespaces, mounts and start argv as PID 1. On
  * success the init runs as a child of the caller (wait with rt_machine_wait). On failure
  * nothing is left: no process, no cgroup. Errors from inside the new namespaces come back
- * as sentences.
+ * as sentences. Refuses (-EBUSY) when the machine's cgroup still has processes. Call it
+ * from a single-threaded process (the monitor): the child runs libc code after clone.
+ * PID 1 gets: container=berth, TERM, PATH, HOME, $NOTIFY_SOCKET when c->notify, the
+ * console as its controlling terminal, systemd-nspawn's capability bounding set, and
+ * rlimits clamped to the host's hard limits. hostname = name (an image's /etc/hostname,
+ * applied by its init, wins).
  */
 int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e);
 
