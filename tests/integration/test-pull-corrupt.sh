@@ -65,4 +65,28 @@ store_verify "corrupt config: store verifies" "$root"
 restore "$data"
 check "corrupt config: pull succeeds once the registry is fixed" \
 	berth_pull "$root" "$REG_HOST/test/arm:1" --platform linux/arm64
+
+# 3. A manifest (busybox's) with one digit of its config size changed: the registry
+# serves it by digest as stored, so a pull by digest must notice it does not match.
+registry_push "oci:$bb/oci:busybox" test/bb:1 || fail "push busybox"
+bm=$(awk '$1 == "busybox" {print $2}' "$bb/digests")
+data=$(registry_blob_data "$bm")
+cp "$data" "$data.orig"
+$PY -c 'import re, sys
+p = sys.argv[1]
+s = open(p).read()
+m = re.search(r"\"size\":(\d+)", s)
+n = m.group(1)
+open(p, "w").write(s[:m.start(1)] + n[:-1] + str((int(n[-1]) + 1) % 10) + s[m.end(1):])' "$data"
+cmp -s "$data" "$data.orig" && fail "manifest corrupted in the registry"
+hex=${bm#sha256:}
+EXPECT_MATCH="${hex:0:12}" expect_fail "corrupt manifest: pull by digest fails naming it" \
+	berth_pull "$root" "$REG_HOST/test/bb@$bm"
+[ ! -e "$root/store/blobs/sha256/$hex" ] && ok "corrupt manifest: not stored" || fail "corrupt manifest: not stored"
+# By tag the registry vouches for what it serves; the config it names then fails its size.
+expect_fail "corrupt manifest: pull by tag fails" berth_pull "$root" "$REG_HOST/test/bb:1"
+[ -z "$(store_ref_digest "$root" "$REG_HOST/test/bb:1")" ] && ok "corrupt manifest: nothing tagged" ||
+	fail "corrupt manifest: nothing tagged"
+restore "$data"
+check "corrupt manifest: pull by digest succeeds once fixed" berth_pull "$root" "$REG_HOST/test/bb@$bm"
 store_verify "store verifies at the end" "$root"
