@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	/* systemd and berth-init send READY=1; busybox, sysvinit and openrc-init do not. */
 	if (wait_ready < 0)
 		wait_ready = stop_signal == rt_init_stop_signal(RT_INIT_BERTH) &&
-				     (init_argv[0] == (char *)RT_BERTH_INIT_PATH ||
+				     (!strcmp(init_argv[0], RT_BERTH_INIT_PATH) ||
 				      info.kind == RT_INIT_SYSTEMD)
 				 ? 120
 				 : 0;
