@@ -154,6 +154,27 @@ static const char *isal_reason(int r)
 	}
 }
 
+/* After the last member: zero padding (tape blocking) is ignored, as gzip(1) does. */
+static ssize_t gzip_zero_tail(decompressor *d, berth_err *e)
+{
+	for (;;) {
+		for (; d->in_pos < d->in_len; d->in_pos++)
+			if (d->in[d->in_pos] != 0)
+				return berr(
+				    e, -EBADMSG,
+				    "The layer's gzip data is followed by bytes that are not "
+				    "gzip (at compressed byte %llu); the blob is corrupt",
+				    d->bytes_in - (d->in_len - d->in_pos));
+		if (d->in_eof) {
+			d->done = true;
+			return 0;
+		}
+		int r = fill(d, e);
+		if (r < 0)
+			return r;
+	}
+}
+
 static ssize_t read_gzip(decompressor *d, unsigned char *buf, size_t len, berth_err *e)
 {
 	struct inflate_state *s = d->gz;
@@ -171,6 +192,8 @@ static ssize_t read_gzip(decompressor *d, unsigned char *buf, size_t len, berth_
 					return 0;
 				}
 			}
+			if (d->in[d->in_pos] == 0)
+				return gzip_zero_tail(d, e);
 			if (d->in[d->in_pos] != 0x1f)
 				return berr(
 				    e, -EBADMSG,
@@ -206,7 +229,8 @@ static ssize_t read_gzip(decompressor *d, unsigned char *buf, size_t len, berth_
 		if (!d->gz_member_done && d->in_pos == d->in_len && d->in_eof)
 			return berr(
 			    e, -EBADMSG,
-			    "The layer's gzip data is truncated or corrupt: it ends inside a gzip member "
+			    "The layer's gzip data is truncated or corrupt: it ends inside a gzip "
+			    "member "
 			    "after %llu compressed bytes; the blob is incomplete, delete it "
 			    "and pull again",
 			    d->bytes_in);
@@ -242,7 +266,8 @@ static ssize_t read_zstd(decompressor *d, unsigned char *buf, size_t len, berth_
 			if (d->zs_last != 0)
 				return berr(
 				    e, -EBADMSG,
-				    "The layer's zstd data is truncated or corrupt: it ends inside a zstd "
+				    "The layer's zstd data is truncated or corrupt: it ends inside "
+				    "a zstd "
 				    "frame after %llu compressed bytes; the blob is incomplete, "
 				    "delete it and pull again",
 				    d->bytes_in);

@@ -168,6 +168,18 @@ int main(void)
 	CHECK(strstr(e.msg, "not gzip") != NULL);
 	free(bad.p);
 
+	/* Zero padding after the last member is ignored (gzip(1) does), other bytes are not. */
+	bad = (mem){0};
+	mem_add(&bad, gz.p, gz.n);
+	static const unsigned char zeros[10240];
+	mem_add(&bad, zeros, sizeof(zeros));
+	CHECK(inflate_all(&bad, 3000, got, &len, NULL, &e) == 0);
+	CHECK_STREQ(got, want);
+	mem_add(&bad, "\1", 1);
+	CHECK(inflate_all(&bad, 1 << 20, got, &len, NULL, &e) == -EBADMSG);
+	CHECK(strstr(e.msg, "not gzip") != NULL);
+	free(bad.p);
+
 	/* A wrong CRC in the last trailer is caught even though all data came out. */
 	bad = (mem){0};
 	mem_add(&bad, gz.p, gz.n);
