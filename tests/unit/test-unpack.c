@@ -564,6 +564,8 @@ static void test_apply_whiteouts(void)
 	tar_file(&t, "o/sub/old", "old");
 	tar_file(&t, "o/sub2/old", "old");
 	tar_file(&t, "f/isdir/x", "x");
+	tar_dir(&t, "kept");
+	tar_file(&t, "kept/a", "a");
 	mem l1 = tar_end(&t);
 	tar_begin(&t);
 	tar_file(&t, "d/.wh.a", "");
@@ -576,6 +578,9 @@ static void test_apply_whiteouts(void)
 	tar_file(&t, "o/.wh..wh..opq", "");
 	tar_file(&t, "o/after", "after");
 	tar_file(&t, "f/isdir", "now a file");
+	struct archive_entry *x = ent("kept", AE_IFDIR, 0710);
+	archive_entry_set_mtime(x, 12345, 0);
+	put(&t, x, NULL, 0);
 	mem l2 = tar_end(&t);
 	CHECK(unpack_mem(&l1, d, &o, NULL, &e) == 0);
 	CHECK(unpack_mem(&l2, d, &o, NULL, &e) == 0);
@@ -589,6 +594,11 @@ static void test_apply_whiteouts(void)
 	CHECK(has_file(d, "o/new", "new") && has_file(d, "o/sub/new", "new"));
 	CHECK(has_file(d, "o/after", "after"));
 	CHECK(has_file(d, "f/isdir", "now a file"));
+	/* a directory over a directory keeps its contents and takes the new metadata */
+	struct stat st;
+	CHECK(has_file(d, "kept/a", "a"));
+	CHECK(fstatat(d, "kept", &st, 0) == 0 && (st.st_mode & 07777) == 0710 &&
+	      st.st_mtim.tv_sec == 12345);
 	CHECK(canary_intact());
 	/* the whiteout of a symlink to / removed the link, not the root */
 	CHECK(has_file(d, "d/keep", "k"));
