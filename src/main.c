@@ -24,6 +24,8 @@ static const char main_help[] =
 
 static const cli_verb main_verbs[] = {
     {"image", cmd_image, "manage images: pull, import, ls, inspect, tag, rm, prune"},
+    {"exec", cmd_exec, "run a command in a running machine"},
+    {"shell", cmd_shell, "open a login shell in a running machine"},
     {NULL, NULL, NULL},
 };
 

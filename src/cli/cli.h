@@ -57,6 +57,21 @@ int cmd_image_pull(berth_ctx *ctx, int argc, char **argv);
 int cmd_image_rm(berth_ctx *ctx, int argc, char **argv);
 int cmd_image_tag(berth_ctx *ctx, int argc, char **argv);
 
+/* Machine verbs: exec and shell (exec.c, shell.c). */
+typedef struct cli_exec_opts {
+	const char *name;  /* NULL: the default machine */
+	const char *user;  /* -u spec; NULL: root */
+	const char *cwd;   /* -w (must exist); NULL: the host's cwd when it exists, else HOME */
+	char *const *argv; /* NULL: the user's login shell */
+	char *const *env;  /* -e K=V / -e K */
+	size_t n_env;
+	bool tty, stdin_open;
+} cli_exec_opts;
+/* Run in a machine and relay stdio; returns the exit status for berth (see 'exec --help'). */
+int cli_exec(berth_ctx *ctx, const cli_exec_opts *o);
+int cmd_exec(berth_ctx *ctx, int argc, char **argv);
+int cmd_shell(berth_ctx *ctx, int argc, char **argv);
+
 #include "store.h"
 /* Open the store at ctx->root; on failure prints the error and returns 125, else 0. */
 int cli_open_store(const berth_ctx *ctx, berth_store *s);
