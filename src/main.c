@@ -24,6 +24,18 @@ static const char main_help[] =
 
 static const cli_verb main_verbs[] = {
     {"image", cmd_image, "manage images: pull, import, ls, inspect, tag, rm, prune"},
+    {"create", cmd_create, "create a machine from an image"},
+    {"start", cmd_start, "start a machine and wait until it is ready"},
+    {"stop", cmd_stop, "stop a machine"},
+    {"restart", cmd_restart, "stop and start a machine"},
+    {"rm", cmd_rm, "remove machines"},
+    {"ls", cmd_ls, "list machines"},
+    {"inspect", cmd_inspect, "show a machine's configuration and state as JSON"},
+    {"logs", cmd_logs, "print a machine's console output"},
+    {"set", cmd_set, "change a machine's limits, at once when it runs"},
+    {"default", cmd_default, "show or choose the default machine"},
+    {"stats", cmd_stats, "show a machine's memory, CPU and process use"},
+    {"reclaim", cmd_reclaim, "free a running machine's reclaimable memory now"},
     {"exec", cmd_exec, "run a command in a running machine"},
     {"shell", cmd_shell, "open a login shell in a running machine"},
     {NULL, NULL, NULL},

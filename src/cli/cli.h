@@ -72,6 +72,23 @@ int cli_exec(berth_ctx *ctx, const cli_exec_opts *o);
 int cmd_exec(berth_ctx *ctx, int argc, char **argv);
 int cmd_shell(berth_ctx *ctx, int argc, char **argv);
 
+/* Machine verbs. */
+int cmd_create(berth_ctx *ctx, int argc, char **argv);
+int cmd_default(berth_ctx *ctx, int argc, char **argv);
+int cmd_inspect(berth_ctx *ctx, int argc, char **argv);
+int cmd_logs(berth_ctx *ctx, int argc, char **argv);
+int cmd_ls(berth_ctx *ctx, int argc, char **argv);
+int cmd_reclaim(berth_ctx *ctx, int argc, char **argv);
+int cmd_restart(berth_ctx *ctx, int argc, char **argv);
+int cmd_rm(berth_ctx *ctx, int argc, char **argv);
+int cmd_set(berth_ctx *ctx, int argc, char **argv);
+int cmd_start(berth_ctx *ctx, int argc, char **argv);
+int cmd_stats(berth_ctx *ctx, int argc, char **argv);
+int cmd_stop(berth_ctx *ctx, int argc, char **argv);
+/* start and restart share their option parsing (start.c). */
+int cli_machine_start(berth_ctx *ctx, int argc, char **argv, const char *verb, const char *help,
+		      bool restart);
+
 #include "store.h"
 /* Open the store at ctx->root; on failure prints the error and returns 125, else 0. */
 int cli_open_store(const berth_ctx *ctx, berth_store *s);

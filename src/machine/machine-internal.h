@@ -41,6 +41,9 @@ int control_sockaddr(int dirfd, void *sockaddr_un, unsigned *len);
 /* Record a state: merges `fields` (stolen) into state.json. */
 int state_update(int dirfd, json_t *fields, berth_err *e);
 
+/* machine_reap_stale for a caller that holds the machine's lock already. */
+int machine_reap_locked(int dirfd, const machine_info *info, berth_err *e);
+
 /* Open the machine's directory (O_PATH|O_DIRECTORY); -ENOENT with a sentence when there is
  * no such machine. */
 int machine_dir_open(const berth_ctx *ctx, const char *name, berth_err *e);

@@ -372,6 +372,36 @@ int machine_attach(const berth_ctx *ctx, const char *name, machine_info *info, r
 	return 0;
 }
 
+/* Clean up after a monitor that died (SIGKILL, host reboot) while the caller holds the
+ * machine's lock. */
+int machine_reap_locked(int dfd, const machine_info *info, berth_err *e)
+{
+	if (!info->stale)
+		return 0;
+	rt_cgroup cg;
+	int r =
+	    rt_cgroup_open(info->name, info->cgroup_parent[0] ? info->cgroup_parent : NULL, &cg, e);
+	if (r == 0)
+		r = rt_cgroup_destroy(&cg, e);
+	if (r < 0)
+		return berr_prefix(e, "Cannot clean up after machine '%s', whose monitor died",
+				   info->name);
+	/* The monitor's empty mount point (only ever an empty directory on the host). */
+	_cleanup_json_ json_t *st = NULL;
+	berth_err ignore = {0};
+	if (json_load_at(dfd, MACHINE_STATE, &st, &ignore) == 0) {
+		const char *mp = json_string_value(json_object_get(st, "mountpoint"));
+		if (mp && strstr(mp, "/mnt-"))
+			rmdir(mp);
+	}
+	return state_update(dfd,
+			    json_pack("{s:s,s:i,s:i,s:i,s:i,s:I,s:s}", "status", "stopped",
+				      "monitor_pid", 0, "monitor_start", 0, "init_pid", 0,
+				      "init_start", 0, "stopped_at", (json_int_t)time(NULL), "exit",
+				      "the monitor died; leftovers were cleaned up"),
+			    e);
+}
+
 int machine_reap_stale(const berth_ctx *ctx, const char *name, berth_err *e)
 {
 	_cleanup_close_ int dfd = machine_dir_open(ctx, name, e);
@@ -386,18 +416,7 @@ int machine_reap_stale(const berth_ctx *ctx, const char *name, berth_err *e)
 	int r = machine_info_load(ctx, name, &info, e);
 	if (r < 0 || !info.stale)
 		return r;
-	rt_cgroup cg;
-	r = rt_cgroup_open(name, info.cgroup_parent[0] ? info.cgroup_parent : NULL, &cg, e);
-	if (r == 0)
-		r = rt_cgroup_destroy(&cg, e);
-	if (r < 0)
-		return berr_prefix(e, "Cannot clean up after machine '%s', whose monitor died",
-				   name);
-	json_t *f = json_pack("{s:s,s:i,s:i,s:i,s:i,s:I,s:s}", "status", "stopped", "monitor_pid",
-			      0, "monitor_start", 0, "init_pid", 0, "init_start", 0, "stopped_at",
-			      (json_int_t)time(NULL), "exit",
-			      "the monitor died; leftovers were cleaned up");
-	r = state_update(dfd, f, e);
+	r = machine_reap_locked(dfd, &info, e);
 	return r < 0 ? r : 1;
 }
 

@@ -129,6 +129,9 @@ int machine_set_limits(const berth_ctx *ctx, const char *name, const rt_limits *
 int machine_stats(const berth_ctx *ctx, const char *name, rt_stats *st, berth_err *e);
 int machine_reclaim(const berth_ctx *ctx, const char *name, uint64_t *freed, berth_err *e);
 
+/* Everything about a machine as JSON (berth inspect); caller decrefs. */
+int machine_inspect(const berth_ctx *ctx, const char *name, json_t **out, berth_err *e);
+
 /* Parse "2G", "512M", "1.5G", "1073741824" (binary units) and "2", "0.5" CPUs. */
 int machine_parse_size(const char *s, int64_t *out);
 int machine_parse_cpus(const char *s, int64_t *millis);
