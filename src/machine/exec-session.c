@@ -142,11 +142,12 @@ typedef struct session {
 	int master; /* pty master, or -1 */
 	bool raw;   /* host terminal in raw mode */
 	struct termios saved;
-	int term_fd;   /* host terminal for raw mode and window size, or -1 */
-	stream in;     /* berth stdin -> process (pipe or pty master) */
-	stream out;    /* process stdout (or the pty master) -> berth stdout */
-	stream err;    /* process stderr -> berth stderr (no pty only) */
-	bool send_eof; /* pty and stdin not a terminal: send VEOF at stdin's EOF */
+	int term_fd;	  /* host terminal for raw mode and window size, or -1 */
+	stream in;	  /* berth stdin -> process (pipe or pty master) */
+	stream out;	  /* process stdout (or the pty master) -> berth stdout */
+	stream err;	  /* process stderr -> berth stderr (no pty only) */
+	bool send_eof;	  /* pty and stdin not a terminal: send VEOF at stdin's EOF */
+	sigset_t ignored; /* signals berth was started ignoring (nohup): not forwarded */
 } session;
 
 static void set_nonblock(int fd)
@@ -361,7 +362,7 @@ static void handle_signals(session *s, int sfd, int pidfd)
 	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if ((int)si.ssi_signo == SIGWINCH)
 			copy_winsize(s);
-		else if (pidfd >= 0)
+		else if (pidfd >= 0 && !sigismember(&s->ignored, (int)si.ssi_signo))
 			pidfd_signal(pidfd, (int)si.ssi_signo);
 	}
 }
@@ -473,8 +474,14 @@ int exec_session_run(const rt_machine *m, const exec_request *r, int *exit_code,
 	/* Signals first, so none arriving from here on is lost or kills us in raw mode. */
 	sigset_t mask, old;
 	sigemptyset(&mask);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+	sigemptyset(&s.ignored);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		struct sigaction sa;
 		sigaddset(&mask, forwarded[i]);
+		/* Blocked signals reach the signalfd even when ignored; keep nohup's meaning. */
+		if (sigaction(forwarded[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&s.ignored, forwarded[i]);
+	}
 	sigaddset(&mask, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;

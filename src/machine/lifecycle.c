@@ -27,6 +27,7 @@
 
 #include "cleanup.h"
 #include "image.h"
+#include "inroot.h"
 #include "layers.h"
 #include "store.h"
 
@@ -70,6 +71,39 @@ static int create_dirs(int dfd, const char *const *names, size_t n, berth_err *e
 	return 0;
 }
 
+/* The machine's hostname is its name: systemd and other inits set it from /etc/hostname,
+ * which images often carry from the host they were built on. Written into the machine's
+ * own layer (or copy) through in-root lookups, so a hostile /etc symlink stays inside. */
+static int write_hostname(int dfd, const char *rootdir, const char *name, const rt_idmap *map,
+			  berth_err *e)
+{
+	/* upper/ holds host ids (the machine's, through its id map); a flattened copy holds
+	 * the image's own ids, presented through an idmapped mount. */
+	int64_t uid = 0, gid = 0;
+	if (!map->helpers && !strcmp(rootdir, "upper")) {
+		uid = rt_idmap_to_host(map->uid, map->n_uid, 0);
+		gid = rt_idmap_to_host(map->gid, map->n_gid, 0);
+		if (uid < 0 || gid < 0)
+			return berr(e, -EINVAL, "The machine's id map does not map its root");
+	}
+	bool own = !map->helpers;
+	_cleanup_close_ int root = openat(dfd, rootdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return berr_errno(e, -errno, "Cannot open the machine's %s directory", rootdir);
+	_cleanup_close_ int etc = inroot_mkdirs(root, "etc", 0755, NULL, NULL);
+	if (etc < 0)
+		return 0; /* no usable /etc: the runtime's hostname stays */
+	unlinkat(etc, "hostname", 0);
+	_cleanup_close_ int fd =
+	    openat(etc, "hostname", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || dprintf(fd, "%s\n", name) < 0)
+		return berr_errno(e, -errno, "Cannot write the machine's /etc/hostname");
+	if (own && (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 ||
+		    (!strcmp(rootdir, "upper") && fchown(etc, (uid_t)uid, (gid_t)gid) < 0)))
+		return berr_errno(e, -errno, "Cannot hand /etc/hostname to the machine's root");
+	return 0;
+}
+
 /* Root filesystem: an empty upper/ over the image's layers, or a flattened copy. Fills
  * "rootfs", "layers" and "init_detected" in cfg. */
 static int prepare_root(const berth_ctx *ctx, berth_store *s, stored_image *img,
@@ -99,8 +133,11 @@ static int prepare_root(const berth_ctx *ctx, berth_store *s, stored_image *img,
 	size_t nd = 0;
 	char *paths[130] = {0};
 	berth_err why = {0};
-	static const char *const overlay_dirs[] = {"upper", "work", "mnt"};
+	static const char *const overlay_dirs[] = {"upper", "work"};
 	r = create_dirs(dfd, overlay_dirs, ARRAY_SIZE(overlay_dirs), e);
+	/* upper/ is the machine's root directory: everyone must be able to search it. */
+	if (r == 0 && fchmodat(dfd, "upper", 0755, 0) < 0)
+		r = berr_errno(e, -errno, "Cannot set the mode of the machine's upper directory");
 	if (r == 0 && rt_overlay_check(dir, &map, &why) == 0) {
 		json_object_set_new(cfg, "rootfs", json_string("overlay"));
 		if (asprintf(&paths[nd], "%s/upper", dir) < 0)
@@ -139,6 +176,8 @@ static int prepare_root(const berth_ctx *ctx, berth_store *s, stored_image *img,
 	}
 	rt_init_info init = {0};
 	if (r == 0)
+		r = write_hostname(dfd, nd > 1 ? "upper" : "rootfs", o->name, &map, e);
+	if (r == 0)
 		r = rt_init_detect(detect, nd, &init, e);
 	if (r == 0 && o->init == MACHINE_INIT_IMAGE && init.kind == RT_INIT_NONE)
 		r = berr(e, -ENOENT,
@@ -170,7 +209,8 @@ int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err
 	r = store_open(ctx->root, &s, e);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *digest = NULL, *ref = NULL, *mdir = NULL, *dir = NULL;
+	_cleanup_free_ char *digest = NULL, *ref = NULL, *mdir = NULL, *dir = NULL, *def = NULL;
+	berth_err ignore = {0};
 	_cleanup_close_ int mfd = -1, lfd = -1, dfd = -1;
 	_cleanup_json_ json_t *cfg = NULL;
 	stored_image img = {0};
@@ -239,12 +279,9 @@ int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err
 	if (r == 0)
 		r = json_save_at(dfd, MACHINE_CONFIG, cfg, e);
 	if (r < 0) {
-		berth_err ignore = {0};
 		rm_rf_at(mfd, o->name, &ignore);
 		goto out_img;
 	}
-	_cleanup_free_ char *def = NULL;
-	berth_err ignore = {0};
 	if (machine_default_get(ctx, &def, &ignore) == 0 && (!def || !machine_exists(ctx, def)))
 		machine_default_set(ctx, o->name, &ignore);
 out_img:

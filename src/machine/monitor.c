@@ -41,6 +41,7 @@
 /* Inits without sd_notify: ready when PID 1 has a child, or has run this long. */
 #define PLAIN_INIT_GRACE_MS 2000
 #define DEFAULT_STOP_MS 10000
+#define TIMEOUT_STOP_MS 3000
 
 typedef struct client {
 	int fd;
@@ -365,7 +366,8 @@ static void run(monitor *mo, int timeout_ms)
 				 mo->name, (timeout_ms + 999) / 1000, rt_init_name(mo->kind));
 			console_log_say(&mo->log, "%s", s);
 			report_failure(mo, s);
-			begin_stop(mo, DEFAULT_STOP_MS, false);
+			/* It never got going: a short grace for its stop signal, then SIGKILL. */
+			begin_stop(mo, TIMEOUT_STOP_MS, false);
 		}
 		if (mo->stopping && now >= mo->kill_deadline) {
 			berth_err e = {0};

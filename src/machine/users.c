@@ -242,6 +242,12 @@ int machine_user_resolve(pid_t init_pid, const char *spec, machine_user *u, bert
 	bool numeric = parse_id(user, &id);
 	pw_query q = {.name = numeric ? NULL : user, .uid = numeric ? id : 0};
 	bool found = passwd && each_line(passwd, 7, pw_match, &q);
+	if (!found && !strcmp(user, "root")) {
+		/* Root always exists, even in a machine whose /etc/passwd is gone or broken:
+		 * that is how one repairs it. */
+		numeric = true;
+		id = 0;
+	}
 	if (!found && !numeric) {
 		if (strspn(user, "0123456789") == strlen(user))
 			return berr(e, -EINVAL,
@@ -262,7 +268,9 @@ int machine_user_resolve(pid_t init_pid, const char *spec, machine_user *u, bert
 	} else {
 		u->uid = id;
 		u->gid = id;
-		snprintf(u->home, sizeof(u->home), "/");
+		snprintf(u->home, sizeof(u->home), "%s", id == 0 ? "/root" : "/");
+		if (id == 0)
+			snprintf(u->name, sizeof(u->name), "root");
 		snprintf(u->shell, sizeof(u->shell), "/bin/sh");
 	}
 	if (group) {

@@ -31,7 +31,9 @@ typedef struct machine_user {
  * "UID:GID" (a group may be a name or a number). NULL means root. A name that is not in
  * the machine's /etc/passwd (or a group not in /etc/group) is an error with a sentence; a
  * numeric uid without a passwd entry is allowed (home "/", no supplementary groups), as
- * docker and podman allow it. Ids must be below 65536 (the machine's id map).
+ * docker and podman allow it. Root (NULL, "root", 0) always resolves, with home /root when
+ * the machine's /etc/passwd lacks it, so a machine with a broken passwd can be repaired.
+ * Ids must be below 65536 (the machine's id map).
  */
 int machine_user_resolve(pid_t init_pid, const char *spec, machine_user *u, berth_err *e);
 
