@@ -25,7 +25,7 @@ _rm_quietly() { "${B[@]}" rm -f "$1" > /dev/null 2>&1 || true; }
 machine() { defer _rm_quietly "$1"; }
 state() { jq -r ".$2" "$root/machines/$1/state.json" 2> /dev/null; }
 is_stopped() { [ "$(state "$1" status)" = stopped ]; }
-cgroup_dirs() { find /sys/fs/cgroup -maxdepth 3 -type d -name "berth-$1" 2> /dev/null; }
+cgroup_dirs() { find /sys/fs/cgroup -maxdepth 5 -type d -name "berth-$1" 2> /dev/null; }
 
 busybox_machine() {
 	local name=$1 tag=$2 bb

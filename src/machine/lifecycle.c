@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "digest.h"
 #include "image.h"
 #include "inroot.h"
 #include "layers.h"
@@ -36,6 +37,27 @@ static int64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Where the machine's cgroup goes. As root: /berth for the default root, and a directory
+ * per other root under it (/berth/r-<hash of the root's path>), so machines of the same
+ * name in two roots (tests, CI jobs side by side) never share a cgroup. A regular user's
+ * machines go below the user's own cgroup (""). */
+static void cgroup_parent_for(const berth_ctx *ctx, char *out, size_t len)
+{
+	if (geteuid() != 0) {
+		snprintf(out, len, "%s", "");
+		return;
+	}
+	_cleanup_free_ char *real = realpath(ctx->root, NULL);
+	const char *path = real ? real : ctx->root;
+	if (!strcmp(path, "/var/lib/berth")) {
+		snprintf(out, len, "%s", "/berth");
+		return;
+	}
+	char d[DIGEST_STR_LEN];
+	sha256_buf(path, strlen(path), d);
+	snprintf(out, len, "/berth/r-%.12s", digest_hex(d));
 }
 
 /* The lowest id-map slot no other machine uses (callers hold machines/.lock). */
@@ -257,6 +279,8 @@ int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err
 	}
 	dfd = openat(mfd, o->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unsigned slot = free_slot(ctx);
+	char cg_parent[64];
+	cgroup_parent_for(ctx, cg_parent, sizeof(cg_parent));
 	cfg = json_pack("{s:s,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I},s:i,s:s}", "name", o->name, "image",
 			ref ? ref : o->image, "image_digest", digest, "created_at",
 			(json_int_t)time(NULL), "init", machine_init_mode_name(o->init), "limits",
@@ -264,7 +288,7 @@ int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err
 			"cpu_millis",
 			(json_int_t)(o->limits.cpu_millis > 0 ? o->limits.cpu_millis : 0), "pids",
 			(json_int_t)(o->limits.pids > 0 ? o->limits.pids : 0), "idmap_slot",
-			(int)slot, "cgroup_parent", geteuid() == 0 ? "/berth" : "");
+			(int)slot, "cgroup_parent", cg_parent);
 	if (dfd < 0 || !cfg)
 		r = dfd < 0 ? berr_errno(e, -errno, "Cannot open %s", dir)
 			    : berr(e, -ENOMEM, "Out of memory");

@@ -267,6 +267,10 @@ int rt_cgroup_create(const rt_cgroup *cg, const rt_limits *l, berth_err *e)
 {
 	for (size_t i = 0; i < cg->n; i++) {
 		int r = mkdir_cgroup(&cg->h[i]);
+		/* A machine going away at the same moment may remove an empty parent level
+		 * between our mkdirs (see rt_cgroup_destroy): build the path again. */
+		for (int again = 0; r == -ENOENT && again < 5; again++)
+			r = mkdir_cgroup(&cg->h[i]);
 		if (r < 0)
 			return berr_errno(e, r, "Cannot create the machine's cgroup %s",
 					  cg->h[i].path);
@@ -604,6 +608,15 @@ int rt_cgroup_destroy(const rt_cgroup *cg, berth_err *e)
 		if (r < 0)
 			return berr_errno(e, r, "Cannot remove the machine's cgroup %s",
 					  cg->h[i].path);
+		/* The parent level goes too when nothing else is in it (a per-root level
+		 * left empty by its last machine); one still in use stays (EBUSY). */
+		char parent[sizeof(cg->h[i].path)];
+		snprintf(parent, sizeof(parent), "%s", cg->h[i].path);
+		char *slash = strrchr(parent, '/');
+		if (slash && (size_t)(slash - parent) > strlen(cg->h[i].mount)) {
+			*slash = 0;
+			(void)rmdir(parent);
+		}
 	}
 	return 0;
 }

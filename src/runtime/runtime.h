@@ -141,7 +141,8 @@ int rt_cgroup_reclaim(const rt_cgroup *cg, uint64_t *freed, berth_err *e);
 /* Whether any process is in the machine's cgroup (or below) in any hierarchy. */
 bool rt_cgroup_populated(const rt_cgroup *cg);
 /* Kill every process left (SIGKILL) and remove the directories, deepest first. Waits a
- * bounded time for dying processes to leave. Missing directories are not an error. */
+ * bounded time for dying processes to leave. Missing directories are not an error. The
+ * parent directory is removed too when it is left empty (rt_cgroup_create makes it again). */
 int rt_cgroup_destroy(const rt_cgroup *cg, berth_err *e);
 
 /* ---- init detection (init.c) ------------------------------------------------------------- */
