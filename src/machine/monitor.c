@@ -151,22 +151,24 @@ static void drain_console(monitor *mo)
 	}
 }
 
-static void drain_notify(monitor *mo)
+/* Read sd_notify datagrams; true when READY=1 came (became_ready is the caller's, after
+ * every line, so a STATUS= in the same batch is in the log line). */
+static bool drain_notify(monitor *mo)
 {
 	char buf[4097];
+	bool ready = false;
 	for (;;) {
 		ssize_t n = recv(mo->m.notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return;
+			return ready;
 		buf[n] = 0;
 		char *save = NULL;
 		for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-			if (!strcmp(l, "READY=1") && !mo->ready && !mo->stopping) {
-				mo->ready = true;
-				mo->ready_deadline = INT64_MAX;
-			} else if (!strncmp(l, "STATUS=", 7)) {
+			if (!strcmp(l, "READY=1") && !mo->ready && !mo->stopping)
+				ready = true;
+			else if (!strncmp(l, "STATUS=", 7)) {
 				snprintf(mo->status_text, sizeof(mo->status_text), "%s", l + 7);
 			}
 		}
@@ -301,9 +303,15 @@ static int open_console(monitor *mo, berth_err *e)
 	return 0;
 }
 
+/* How PID 1 ended. In a pid namespace the kernel turns the init's reboot(2) into its death
+ * by a signal: SIGINT for halt and power-off, SIGHUP for restart. */
 static void exit_text(int st, char *buf, size_t len)
 {
-	if (WIFSIGNALED(st))
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGINT)
+		snprintf(buf, len, "the init halted the machine");
+	else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGHUP)
+		snprintf(buf, len, "the init rebooted the machine");
+	else if (WIFSIGNALED(st))
 		snprintf(buf, len, "the init was killed by signal %d", WTERMSIG(st));
 	else
 		snprintf(buf, len, "the init exited with status %d", WEXITSTATUS(st));
@@ -347,7 +355,9 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 	return r;
 }
 
-static void run(monitor *mo, int timeout_ms)
+/* Run the machine until its init ends. Returns true when the init asked for a reboot
+ * (and nobody asked berth to stop it): the caller boots it again. */
+static bool run(monitor *mo, int timeout_ms)
 {
 	bool exited = false;
 	int status = 0;
@@ -402,8 +412,7 @@ static void run(monitor *mo, int timeout_ms)
 		if (p[0].revents & POLLIN)
 			drain_console(mo);
 		if (p[1].revents & POLLIN) {
-			drain_notify(mo);
-			if (mo->ready && mo->ready_fd >= 0)
+			if (drain_notify(mo))
 				became_ready(mo);
 		}
 		if (p[3].revents & POLLIN)
@@ -432,6 +441,17 @@ static void run(monitor *mo, int timeout_ms)
 		}
 	}
 	drain_console(mo);
+	if (exited && mo->ready && !mo->stopping && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGHUP) {
+		berth_err e = {0};
+		int r = rt_cgroup_destroy(&mo->m.cg, &e);
+		if (r == 0) {
+			console_log_say(&mo->log, "machine %s is rebooting", mo->name);
+			rt_machine_release(&mo->m);
+			return true;
+		}
+		console_log_say(&mo->log, "cannot reboot: %s", e.msg);
+	}
 	char why[128];
 	exit_text(status, why, sizeof(why));
 	if (!mo->ready && mo->ready_fd >= 0) {
@@ -456,6 +476,37 @@ static void run(monitor *mo, int timeout_ms)
 	while (mo->n_clients)
 		drop_client(mo, 0);
 	rt_machine_release(&mo->m);
+	return false;
+}
+
+/* Boot the machine again after a reboot from inside: a fresh console pty, init and cgroup;
+ * the upper directory (everything the machine wrote) stays. */
+static int reboot_machine(monitor *mo, int timeout_ms, berth_err *e)
+{
+	if (mo->master >= 0)
+		close(mo->master);
+	if (mo->slave >= 0)
+		close(mo->slave);
+	mo->master = mo->slave = -1;
+	if (mo->mountpoint[0])
+		rmdir(mo->mountpoint);
+	mo->mountpoint[0] = 0;
+	mo->ready = false;
+	mo->status_text[0] = 0;
+	return boot(mo, timeout_ms, e);
+}
+
+static int start_failed(monitor *mo, const berth_err *e)
+{
+	console_log_say(&mo->log, "machine %s failed to start: %s", mo->name, e->msg);
+	unlinkat(mo->dirfd, MACHINE_CONTROL, 0);
+	if (mo->mountpoint[0])
+		rmdir(mo->mountpoint);
+	save_state(mo, json_pack("{s:s,s:i,s:i,s:I,s:s}", "status", "stopped", "monitor_pid", 0,
+				 "monitor_start", 0, "stopped_at", (json_int_t)time(NULL), "exit",
+				 e->msg));
+	report_failure(mo, e->msg);
+	return 125;
 }
 
 int main(int argc, char **argv)
@@ -506,18 +557,15 @@ int main(int argc, char **argv)
 	int r = listen_control(&mo, &e);
 	if (r >= 0)
 		r = boot(&mo, timeout_ms, &e);
-	if (r < 0) {
-		console_log_say(&mo.log, "machine %s failed to start: %s", mo.name, e.msg);
-		unlinkat(mo.dirfd, MACHINE_CONTROL, 0);
-		if (mo.mountpoint[0])
-			rmdir(mo.mountpoint);
-		save_state(&mo, json_pack("{s:s,s:i,s:i,s:I,s:s}", "status", "stopped",
-					  "monitor_pid", 0, "monitor_start", 0, "stopped_at",
-					  (json_int_t)time(NULL), "exit", e.msg));
-		report_failure(&mo, e.msg);
-		return 125;
+	if (r < 0)
+		return start_failed(&mo, &e);
+	while (run(&mo, timeout_ms)) {
+		r = reboot_machine(&mo, timeout_ms, &e);
+		if (r < 0) {
+			close(lock_fd);
+			return start_failed(&mo, &e);
+		}
 	}
-	run(&mo, timeout_ms);
 	console_log_close(&mo.log);
 	close(lock_fd);
 	return 0;
