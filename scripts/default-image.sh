@@ -13,11 +13,7 @@ if "$berth" image inspect "$ref" > /dev/null 2>&1; then
 	exit 0
 fi
 
-mirror=$(sed -n 's/^deb \(http[^ ]*\) bookworm main.*/\1/p' /etc/apt/sources.list 2> /dev/null | head -1)
-if [ -z "$mirror" ]; then
-	mirror=$(sed -n 's/^URIs: *\(http[^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2> /dev/null | head -1)
-fi
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$("$top/scripts/debian-mirror.sh")
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/berth-default-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -12,4 +12,22 @@ set -x
 "$berth" --version
 "$top/scripts/default-image.sh" "$berth"
 "$berth" image ls
-"$berth" image inspect localhost/berth/debian:bookworm | head -40
+"$berth" image inspect localhost/berth/debian:bookworm | jq '.[0] | {names, digest, os, architecture, layerCount, size, unpackedSize}'
+
+# The default machine: made once, started if it is not running.
+machine=${BERTH_DEMO_MACHINE:-debian}
+if ! "$berth" inspect "$machine" > /dev/null 2>&1; then
+	"$berth" create "$machine" localhost/berth/debian:bookworm
+fi
+[ "$("$berth" inspect "$machine" | jq -r .status)" = running ] || "$berth" start "$machine"
+"$berth" ls
+"$berth" exec "$machine" -- sh -c 'cat /etc/os-release | head -1; uname -r; systemctl is-system-running'
+stamp="written before the stop at $(date -u +%FT%TZ)"
+"$berth" exec "$machine" -- sh -c "echo '$stamp' > /root/demo-note"
+"$berth" stop "$machine"
+"$berth" start "$machine"
+"$berth" exec "$machine" -- cat /root/demo-note
+"$berth" stats "$machine"
+set +x
+echo
+echo "The machine '$machine' keeps running. Try: $berth shell $machine   (stop it with '$berth stop $machine')"

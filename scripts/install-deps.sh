@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libarchive-dev libcurl4-openssl-dev libjansson-dev libzstd-dev libssl-dev libisal-dev
 	libseccomp-dev musl-tools)
-TEST_PKGS=(python3 busybox-static docker-registry skopeo umoci mmdebstrap apache2-utils
+TEST_PKGS=(python3 jq busybox-static docker-registry skopeo umoci mmdebstrap apache2-utils
 	openssl curl zstd uidmap gzip tar)
 BENCH_PKGS=(podman hyperfine)
 
