@@ -12,8 +12,10 @@
 static const char usage[] =
     "Usage: berth image inspect IMAGE...\n"
     "\n"
-    "Print a JSON array with, for each image: its names, manifest digest, config, layers\n"
-    "(digest, diff id, chain id, compressed and unpacked sizes) and total sizes.\n"
+    "Print a JSON array with, for each image: its names, manifest digest (and sourceDigest,\n"
+    "the digest the registry serves it by, which differs when berth stored a Docker\n"
+    "manifest as OCI), config, layers (digest, diff id, chain id, compressed and unpacked\n"
+    "sizes) and total sizes.\n"
     "IMAGE is a name (debian:bookworm), a digest (sha256:...) or an id prefix.\n"
     "\n"
     "Options:\n"
@@ -97,6 +99,10 @@ static int inspect_one(berth_store *s, json_t *index, const char *name, json_t *
 	    (json_int_t)img.manifest.n_layers, "unpackedSize", (json_int_t)unpacked_total);
 	if (!all_unpacked)
 		json_object_set_new(j, "unpackedSize", json_null());
+	/* The digest the registry (or archive) knows the image by: the stored one unless berth
+	 * converted the manifest to OCI. */
+	const char *src = store_index_source_digest(index, digest);
+	json_object_set_new(j, "sourceDigest", json_string(src ? src : digest));
 	stored_image_free(&img);
 	if (!j)
 		return berr(e, -ENOMEM, "Out of memory");

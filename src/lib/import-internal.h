@@ -37,6 +37,8 @@ typedef struct import_job {
 	char manifest_digest[DIGEST_STR_LEN];
 	char *manifest_media_type;
 	int64_t manifest_size;
+	/* the source's own manifest digest when berth stored a converted manifest, else "" */
+	char source_digest[DIGEST_STR_LEN];
 	char *archive_name; /* the source's own name for the image (normalised), or NULL */
 } import_job;
 

@@ -3,7 +3,8 @@
  * OCI image layouts, as a directory or inside an archive: pick the image from index.json
  * (by name as skopeo's oci:DIR:NAME does, else the only one, else by this host's
  * platform), follow nested indexes to the host's platform, and copy the manifest, config
- * and layers into the store, each verified against its digest.
+ * and layers into the store, each verified against its digest. A Docker schema 2 manifest
+ * is stored converted to OCI, as pull stores it.
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -15,6 +16,7 @@
 
 #include "cleanup.h"
 #include "import-internal.h"
+#include "manifest-convert.h"
 #include "ref.h"
 
 #define ANNOTATION_CONTAINERD_NAME "io.containerd.image.name"
@@ -162,6 +164,27 @@ static int select_entry(import_job *job, json_t *manifests, json_t **out, berth_
 	return 0;
 }
 
+/* Record the manifest to tag: as it is when it is OCI, else (Docker schema 2, which some
+ * tools write into layouts) converted to OCI, as pull does, keeping its digest as the
+ * source digest. */
+static int store_converted(import_job *job, const oci_manifest *m, const char *digest, int64_t len,
+			   berth_err *e)
+{
+	if (!manifest_is_docker(m))
+		return import_set_manifest(job, digest, m->media_type, len, e);
+	_cleanup_free_ char *oci = NULL;
+	size_t oci_len = 0;
+	int r = manifest_to_oci(m, &oci, &oci_len, e);
+	if (r < 0)
+		return berr_prefix(e, "Manifest %s in %s", digest, job->path);
+	char stored[DIGEST_STR_LEN];
+	r = store_write_blob(job->s, oci, oci_len, NULL, stored, e);
+	if (r < 0)
+		return r;
+	memcpy(job->source_digest, digest, DIGEST_STR_LEN);
+	return import_set_manifest(job, stored, MT_OCI_MANIFEST, (int64_t)oci_len, e);
+}
+
 int oci_import_index(import_job *job, const char *index_buf, size_t index_len,
 		     import_fetch_fn fetch, void *opaque, berth_err *e)
 {
@@ -237,8 +260,7 @@ int oci_import_index(import_job *job, const char *index_buf, size_t index_len,
 		for (size_t i = 0; r >= 0 && i < m.n_layers; i++)
 			r = fetch(job, opaque, m.layers[i].digest, m.layers[i].size, e);
 		if (r >= 0)
-			r = import_set_manifest(job, digest, mt ? mt : m.media_type, (int64_t)len,
-						e);
+			r = store_converted(job, &m, digest, (int64_t)len, e);
 		manifest_free(&m);
 		return r;
 	}

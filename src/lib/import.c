@@ -419,7 +419,8 @@ int image_import(const berth_ctx *ctx, berth_store *s, const char *path, const c
 		r = berr(e, -ENOMEM, "Out of memory");
 		goto out;
 	}
-	r = store_tag(s, ref, job.manifest_digest, job.manifest_media_type, job.manifest_size, e);
+	r = store_tag_source(s, ref, job.manifest_digest, job.manifest_media_type,
+			     job.manifest_size, job.source_digest[0] ? job.source_digest : NULL, e);
 	if (r < 0)
 		goto out;
 	memcpy(manifest_digest, job.manifest_digest, DIGEST_STR_LEN);

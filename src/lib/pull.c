@@ -2,7 +2,8 @@
 /*
  * `image pull`: resolve a reference on a registry to one platform's manifest, download the
  * config and the layers (several at once, resuming partial downloads), unpack each layer as
- * soon as its blob is stored, then tag the image in the store.
+ * soon as its blob is stored, then tag the image in the store. A Docker schema 2 manifest is
+ * stored converted to OCI (the store is an OCI layout), its registry digest kept beside it.
  */
 #include "pull.h"
 
@@ -16,7 +17,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "image.h"
 #include "layers.h"
+#include "manifest-convert.h"
 #include "manifest.h"
 #include "progress.h"
 #include "registry.h"
@@ -431,6 +434,59 @@ static char *tag_name(const berth_ref *ref)
 	return ref_format(&r);
 }
 
+/* A pull by digest of an image the store has whole (manifest, config, every layer's blob
+ * stored and unpacked), under that digest or as the source digest of a converted manifest:
+ * name it and skip the registry. Returns 1 when done, 0 to pull, or a negative errno. */
+static int pull_from_store(const berth_ctx *ctx, berth_store *s, const berth_ref *ref,
+			   const char *tag, char manifest_digest[DIGEST_STR_LEN], berth_err *e)
+{
+	if (!ref->digest)
+		return 0;
+	berth_err ignore = {0};
+	_cleanup_free_ char *d = NULL;
+	if (store_resolve(s, ref->digest, &d, NULL, &ignore) < 0)
+		return 0;
+	stored_image img = {0};
+	if (stored_image_load(s, d, &img, &ignore) < 0)
+		return 0;
+	char(*chains)[DIGEST_STR_LEN] = NULL;
+	bool whole = image_chain_ids(&img.config, &chains, &ignore) == 0;
+	for (size_t i = 0; whole && i < img.manifest.n_layers; i++)
+		whole = store_has_blob(s, img.manifest.layers[i].digest) &&
+			layer_is_unpacked(s, chains[i]);
+	free(chains);
+	int k = 0;
+	if (whole) {
+		berth_debug(ctx, "%s is already in the store as %s", ref->digest, d);
+		k = store_tag(s, tag, d, img.manifest.media_type, img.manifest_size, e);
+		if (k == 0) {
+			memcpy(manifest_digest, d, DIGEST_STR_LEN);
+			k = 1;
+		}
+	}
+	stored_image_free(&img);
+	return k;
+}
+
+/* The manifest as the store keeps it: st->buf itself when it is OCI, else (Docker schema 2)
+ * a converted copy, written to the store. md gets the stored digest, *mt and *len its media
+ * type and size. */
+static int store_manifest(berth_store *s, pull_state *st, const char *source_digest,
+			  char md[DIGEST_STR_LEN], const char **mt, size_t *len, berth_err *e)
+{
+	if (!manifest_is_docker(&st->m)) {
+		*mt = st->m.media_type;
+		*len = st->len;
+		return store_write_blob(s, st->buf, st->len, source_digest, md, e);
+	}
+	_cleanup_free_ char *oci = NULL;
+	int k = manifest_to_oci(&st->m, &oci, len, e);
+	if (k < 0)
+		return berr_prefix(e, "%s", st->name);
+	*mt = MT_OCI_MANIFEST;
+	return store_write_blob(s, oci, *len, NULL, md, e);
+}
+
 int image_pull(const berth_ctx *ctx, berth_store *s, const berth_ref *ref, const pull_opts *o,
 	       char manifest_digest[DIGEST_STR_LEN], berth_err *e)
 {
@@ -457,6 +513,9 @@ int image_pull(const berth_ctx *ctx, berth_store *s, const berth_ref *ref, const
 		k = berr(e, -ENOMEM, "Out of memory");
 		goto out;
 	}
+	k = pull_from_store(ctx, s, ref, tag, manifest_digest, e);
+	if (k != 0)
+		goto out;
 	k = registry_open(ctx, ref, o->tls_verify, &st.job.abort, &st.reg, e);
 	if (k < 0)
 		goto out;
@@ -491,14 +550,18 @@ int image_pull(const berth_ctx *ctx, berth_store *s, const berth_ref *ref, const
 	if (k < 0)
 		goto out;
 
-	char got[DIGEST_STR_LEN];
-	k = store_write_blob(s, st.buf, st.len, md, got, e);
+	char stored[DIGEST_STR_LEN];
+	const char *mt = NULL;
+	size_t len = 0;
+	k = store_manifest(s, &st, md, stored, &mt, &len, e);
 	if (k < 0)
 		goto out;
-	k = store_tag(s, tag, md, st.m.media_type, (int64_t)st.len, e);
+	if (strcmp(stored, md) != 0)
+		berth_debug(ctx, "manifest of %s stored as OCI manifest %s", st.name, stored);
+	k = store_tag_source(s, tag, stored, mt, (int64_t)len, md, e);
 	if (k < 0)
 		goto out;
-	memcpy(manifest_digest, md, DIGEST_STR_LEN);
+	memcpy(manifest_digest, stored, DIGEST_STR_LEN);
 out:
 	pull_state_free(&st);
 	return k < 0 ? k : 0;

@@ -336,8 +336,8 @@ int blob_writer_open(berth_store *s, const char *digest, int64_t size, blob_writ
 		while (flock(w->lock_fd, LOCK_EX) < 0) {
 			if (errno == EINTR)
 				continue;
-			int r = berr_errno(e, -errno, "Cannot lock %s/ingest/%s", s->root,
-					   lock_name);
+			int r =
+			    berr_errno(e, -errno, "Cannot lock %s/ingest/%s", s->root, lock_name);
 			blob_writer_close(w);
 			return r;
 		}
@@ -523,11 +523,36 @@ static const char *entry_ref(json_t *m)
 	    json_object_get(json_object_get(m, "annotations"), ANNOTATION_REF_NAME));
 }
 
+const char *store_index_source_digest(json_t *index, const char *manifest_digest)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(index, "manifests"), i, m)
+	{
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		const char *src = json_string_value(
+		    json_object_get(json_object_get(m, "annotations"), ANNOTATION_SOURCE_DIGEST));
+		if (d && src && digest_valid(src) && !strcmp(d, manifest_digest))
+			return src;
+	}
+	return NULL;
+}
+
 int store_tag(berth_store *s, const char *ref, const char *manifest_digest, const char *media_type,
 	      int64_t size, berth_err *e)
 {
+	return store_tag_source(s, ref, manifest_digest, media_type, size, NULL, e);
+}
+
+int store_tag_source(berth_store *s, const char *ref, const char *manifest_digest,
+		     const char *media_type, int64_t size, const char *source_digest, berth_err *e)
+{
 	if (!digest_valid(manifest_digest))
 		return berr(e, -EINVAL, "'%s' is not a valid manifest digest", manifest_digest);
+	if (source_digest && !digest_valid(source_digest))
+		return berr(e, -EINVAL, "'%s' is not a valid manifest digest", source_digest);
+	if (source_digest && !strcmp(source_digest, manifest_digest))
+		source_digest = NULL;
 	_cleanup_close_ int lk = store_lock(s, true, e);
 	if (lk < 0)
 		return lk;
@@ -535,6 +560,13 @@ int store_tag(berth_store *s, const char *ref, const char *manifest_digest, cons
 	int r = store_index_load(s, &index, e);
 	if (r < 0)
 		return r;
+	_cleanup_free_ char *src = NULL;
+	if (!source_digest && store_index_source_digest(index, manifest_digest)) {
+		src = strdup(store_index_source_digest(index, manifest_digest));
+		if (!src)
+			return berr(e, -ENOMEM, "Out of memory");
+		source_digest = src;
+	}
 	json_t *ms = json_object_get(index, "manifests");
 	for (size_t i = json_array_size(ms); i-- > 0;) {
 		json_t *m = json_array_get(ms, i);
@@ -542,7 +574,10 @@ int store_tag(berth_store *s, const char *ref, const char *manifest_digest, cons
 		if (!name || strcmp(name, ref) != 0)
 			continue;
 		const char *d = json_string_value(json_object_get(m, "digest"));
-		if (d && !strcmp(d, manifest_digest))
+		const char *have = json_string_value(
+		    json_object_get(json_object_get(m, "annotations"), ANNOTATION_SOURCE_DIGEST));
+		if (d && !strcmp(d, manifest_digest) &&
+		    (!source_digest || (have && !strcmp(have, source_digest))))
 			return 0; /* already so: keep the entry and its date */
 		json_array_remove(ms, i);
 	}
@@ -556,6 +591,12 @@ int store_tag(berth_store *s, const char *ref, const char *manifest_digest, cons
 				  ANNOTATION_REF_NAME, ref, ANNOTATION_CREATED, created);
 	if (!entry)
 		return berr(e, -ENOMEM, "Out of memory");
+	if (source_digest &&
+	    json_object_set_new(json_object_get(entry, "annotations"), ANNOTATION_SOURCE_DIGEST,
+				json_string(source_digest)) < 0) {
+		json_decref(entry);
+		return berr(e, -ENOMEM, "Out of memory");
+	}
 	json_array_append_new(ms, entry);
 	return store_index_save(s, index, e);
 }
@@ -616,6 +657,19 @@ int store_resolve(berth_store *s, const char *name, char **manifest_digest, char
 		{
 			const char *d = json_string_value(json_object_get(m, "digest"));
 			if (d && !strcmp(d, name)) {
+				*manifest_digest = strdup(d);
+				if (ref_out)
+					*ref_out = entry_ref(m) ? strdup(entry_ref(m)) : NULL;
+				return *manifest_digest ? 0 : berr(e, -ENOMEM, "Out of memory");
+			}
+		}
+		/* The digest a converted manifest had where it came from. */
+		json_array_foreach(ms, i, m)
+		{
+			const char *d = json_string_value(json_object_get(m, "digest"));
+			const char *src = json_string_value(json_object_get(
+			    json_object_get(m, "annotations"), ANNOTATION_SOURCE_DIGEST));
+			if (d && digest_valid(d) && src && !strcmp(src, name)) {
 				*manifest_digest = strdup(d);
 				if (ref_out)
 					*ref_out = entry_ref(m) ? strdup(entry_ref(m)) : NULL;

@@ -19,9 +19,14 @@
  * Every directory is 0700: unpacked layers contain setuid files owned by image users.
  * index.json entries carry the normalised reference in the annotation
  * org.opencontainers.image.ref.name, so `skopeo inspect oci:<root>/store:<ref>` works.
+ * Every manifest in index.json is an OCI one: Docker schema 2 manifests are converted (see
+ * manifest-convert.h), with the original digest kept in ANNOTATION_SOURCE_DIGEST.
  */
 #define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
 #define ANNOTATION_CREATED "io.berth.image.created"
+/* On an entry whose manifest berth converted (Docker schema 2 -> OCI): the digest of the
+ * manifest as the registry or archive served it, so that digest still names the image. */
+#define ANNOTATION_SOURCE_DIGEST "io.berth.source.digest"
 
 typedef struct berth_store {
 	char *root;    /* absolute path of the state root */
@@ -94,13 +99,21 @@ int store_index_save(berth_store *s, json_t *index, berth_err *e);
  * Takes the lock itself. */
 int store_tag(berth_store *s, const char *ref, const char *manifest_digest, const char *media_type,
 	      int64_t size, berth_err *e);
+/* The same, recording source_digest (the manifest's digest before berth converted it) in
+ * ANNOTATION_SOURCE_DIGEST. NULL (and store_tag) keeps the source digest another entry
+ * records for manifest_digest, so a new name for a converted image still has it. */
+int store_tag_source(berth_store *s, const char *ref, const char *manifest_digest,
+		     const char *media_type, int64_t size, const char *source_digest, berth_err *e);
+/* The source digest index.json records for manifest_digest, or NULL (borrowed from index). */
+const char *store_index_source_digest(json_t *index, const char *manifest_digest);
 /* Remove one ref; -ENOENT with a sentence when absent. Takes the lock itself. */
 int store_untag(berth_store *s, const char *ref, berth_err *e);
 
 /*
  * Resolve what a user typed to a manifest digest: a reference (normalised with ref_parse
- * and looked up in index.json), a full digest, or an unambiguous hex prefix of at least 4
- * digits of a manifest digest (like image ids). *ref_out (may be NULL) gets the matched
+ * and looked up in index.json), a full digest (of the stored manifest, or the source digest
+ * of a converted one), or an unambiguous hex prefix of at least 4 digits of a manifest
+ * digest (like image ids). *ref_out (may be NULL) gets the matched
  * normalised ref when a reference matched.
  */
 int store_resolve(berth_store *s, const char *name, char **manifest_digest, char **ref_out,

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "manifest-convert.h"
 #include "manifest.h"
 
 #define D1 "sha256:a3f6aa4b5c8e0c0e8e5bb2c62ec1d7d8a0e2fc1a2f4c1be1d4a6bba5dbf1d3e1"
@@ -773,6 +774,141 @@ static void test_select(void)
 	(void)D8;
 }
 
+/* A schema 2 manifest as registries serve it, with members berth does not carry over. */
+static const char docker_v2[] =
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+    "\"x-extra\":{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\"},"
+    "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":1469,"
+    "\"digest\":\"" D1 "\"},\"layers\":["
+    "{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":2000,"
+    "\"digest\":\"" D2 "\",\"annotations\":{\"a\":\"b\"}},"
+    "{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar\",\"size\":3000,"
+    "\"digest\":\"" D3 "\",\"urls\":[]},"
+    "{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.zstd\",\"size\":4000,"
+    "\"digest\":\"" D4 "\"},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"size\":0,"
+    "\"digest\":\"" D5 "\"}]}";
+
+static const char docker_v2_as_oci[] =
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1
+    "\",\"size\":1469},\"layers\":["
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D2
+    "\",\"size\":2000},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" D3
+    "\",\"size\":3000},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"" D4
+    "\",\"size\":4000},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D5
+    "\",\"size\":0}]}";
+
+/* A manifest with one hand-set layer, for types manifest_parse() would refuse itself. */
+static int convert_one_layer(const char *config_mt, const char *layer_mt, berth_err *e)
+{
+	oci_descriptor layer = {.media_type = (char *)layer_mt, .digest = (char *)D2, .size = 5};
+	oci_manifest m = {
+	    .media_type = (char *)MT_DOCKER_MANIFEST,
+	    .config = {.media_type = (char *)config_mt, .digest = (char *)D1, .size = 10},
+	    .layers = &layer,
+	    .n_layers = 1,
+	};
+	char *out = NULL;
+	size_t len = 0;
+	int r = manifest_to_oci(&m, &out, &len, e);
+	CHECK((r == 0) == (out != NULL));
+	free(out);
+	return r;
+}
+
+static void test_convert(void)
+{
+	berth_err e = {0};
+	oci_manifest m = {0};
+	CHECK(manifest_parse(docker_v2, strlen(docker_v2), &m, &e) == 0);
+	CHECK(manifest_is_docker(&m));
+	char *out = NULL;
+	size_t len = 0;
+	CHECK(manifest_to_oci(&m, &out, &len, &e) == 0);
+	CHECK_STREQ(out, docker_v2_as_oci);
+	CHECK(out && len == strlen(out));
+	/* The same input converts to the same bytes, so the stored digest is stable. */
+	char *again = NULL;
+	size_t again_len = 0;
+	CHECK(manifest_to_oci(&m, &again, &again_len, &e) == 0);
+	CHECK(again && out && again_len == len && !memcmp(again, out, len));
+	free(again);
+	manifest_free(&m);
+
+	/* The result is an OCI manifest over the same blobs, and is left alone itself. */
+	CHECK(manifest_parse(out, len, &m, &e) == 0);
+	CHECK_STREQ(m.media_type, MT_OCI_MANIFEST);
+	CHECK(!manifest_is_docker(&m));
+	CHECK_STREQ(m.config.media_type, MT_OCI_CONFIG);
+	CHECK(m.config.size == 1469);
+	CHECK(m.n_layers == 4);
+	if (m.n_layers == 4) {
+		CHECK_STREQ(m.layers[0].digest, D2);
+		CHECK_STREQ(m.layers[3].digest, D5);
+		CHECK(m.layers[2].size == 4000);
+		CHECK(layer_compression_from_media_type(m.layers[1].media_type) ==
+		      COMPRESSION_NONE);
+	}
+	manifest_free(&m);
+	free(out);
+
+	/* Without its own mediaType a manifest with a Docker config is a Docker one. */
+	const char *bare = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" MT_DOCKER_CONFIG
+			   "\",\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}";
+	CHECK(manifest_parse(bare, strlen(bare), &m, &e) == 0);
+	CHECK(manifest_is_docker(&m));
+	CHECK(manifest_to_oci(&m, &out, &len, &e) == 0);
+	CHECK(out && strstr(out, "\"layers\":[]") && strstr(out, MT_OCI_CONFIG));
+	free(out);
+	manifest_free(&m);
+
+	/* Media type mapping: Docker types to OCI ones, OCI types kept, the rest refused. */
+	CHECK_STREQ(manifest_oci_media_type(MT_DOCKER_LAYER_GZIP), MT_OCI_LAYER_GZIP);
+	CHECK_STREQ(manifest_oci_media_type("application/vnd.docker.image.rootfs.diff.tar"),
+		    MT_OCI_LAYER);
+	CHECK_STREQ(manifest_oci_media_type(MT_DOCKER_LAYER_FOREIGN),
+		    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip");
+	CHECK_STREQ(manifest_oci_media_type(MT_DOCKER_CONFIG), MT_OCI_CONFIG);
+	CHECK_STREQ(manifest_oci_media_type(MT_OCI_LAYER_ZSTD), MT_OCI_LAYER_ZSTD);
+	CHECK(manifest_oci_media_type(NULL) == NULL);
+	CHECK(manifest_oci_media_type(MT_DOCKER_MANIFEST) == NULL);
+	CHECK(manifest_oci_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip ") ==
+	      NULL);
+	CHECK(manifest_oci_media_type("APPLICATION/VND.DOCKER.IMAGE.ROOTFS.DIFF.TAR.GZIP") == NULL);
+
+	/* Unknown Docker layer types are refused, never passed through. */
+	berr_clear(&e);
+	int r = convert_one_layer(MT_DOCKER_CONFIG,
+				  "application/vnd.docker.image.rootfs.diff.tar.bzip2", &e);
+	expect_err(r, &e, "rootfs.diff.tar.bzip2", "unknown docker layer type");
+	CHECK(r == -EMEDIUMTYPE);
+	CHECK(strstr(e.msg, "layer 1") != NULL);
+	berr_clear(&e);
+	r = convert_one_layer(MT_DOCKER_CONFIG, "application/vnd.docker.plugin.v1+json", &e);
+	CHECK(r == -EMEDIUMTYPE);
+	/* A hostile type is quoted without its control characters. */
+	berr_clear(&e);
+	r = convert_one_layer(MT_DOCKER_CONFIG, "application/x\033[2Jevil", &e);
+	CHECK(r == -EMEDIUMTYPE);
+	CHECK(strchr(e.msg, '\033') == NULL);
+	/* A config type as a layer, a layer type as the config, an artifact config. */
+	berr_clear(&e);
+	CHECK(convert_one_layer(MT_DOCKER_CONFIG, MT_DOCKER_CONFIG, &e) == -EMEDIUMTYPE);
+	berr_clear(&e);
+	r = convert_one_layer(MT_DOCKER_LAYER_GZIP, MT_DOCKER_LAYER_GZIP, &e);
+	expect_err(r, &e, "config", "a layer type as the config");
+	berr_clear(&e);
+	CHECK(convert_one_layer("application/vnd.cncf.helm.config.v1+json", MT_DOCKER_LAYER_GZIP,
+				&e) == -EMEDIUMTYPE);
+	berr_clear(&e);
+	CHECK(convert_one_layer(MT_DOCKER_CONFIG, MT_DOCKER_LAYER_GZIP, &e) == 0);
+	CHECK(convert_one_layer(MT_OCI_CONFIG, MT_OCI_LAYER, &e) == 0);
+}
+
 int main(void)
 {
 	test_kinds();
@@ -783,5 +919,6 @@ int main(void)
 	test_compression();
 	test_platform_parse();
 	test_select();
+	test_convert();
 	return unit_exit("test-manifest");
 }

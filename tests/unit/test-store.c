@@ -152,6 +152,60 @@ static void test_index_and_holds(berth_store *s)
 	CHECK(store_untag(s, "docker.io/library/debian:latest", &e) == -ENOENT);
 }
 
+/* A converted manifest keeps its source digest: resolvable by it, kept by new names. */
+static void test_source_digest(berth_store *s)
+{
+	berth_err e = {0};
+	char d[DIGEST_STR_LEN], src[DIGEST_STR_LEN];
+	CHECK(store_write_blob(s, "{\"oci\":1}", 9, NULL, d, &e) == 0);
+	sha256_buf("{\"docker\":1}", 12, src);
+	CHECK(store_tag_source(s, "example.com/a:1", d, NULL, 9, src, &e) == 0);
+	CHECK(store_tag_source(s, "example.com/a:1", d, NULL, 9, src, &e) == 0);
+	CHECK(store_tag(s, "example.com/b:1", d, NULL, 9, &e) == 0);
+	json_t *idx = NULL;
+	CHECK(store_index_load(s, &idx, &e) == 0);
+	size_t n = 0, i;
+	json_t *m;
+	json_array_foreach(json_object_get(idx, "manifests"), i, m)
+	{
+		const char *have = json_string_value(
+		    json_object_get(json_object_get(m, "annotations"), ANNOTATION_SOURCE_DIGEST));
+		if (!strcmp(json_string_value(json_object_get(m, "digest")), d)) {
+			n++;
+			CHECK_STREQ(have, src);
+		}
+	}
+	CHECK(n == 2);
+	CHECK_STREQ(store_index_source_digest(idx, d), src);
+	CHECK(store_index_source_digest(idx, src) == NULL);
+	json_decref(idx);
+
+	char *got = NULL, *ref = NULL;
+	CHECK(store_resolve(s, src, &got, &ref, &e) == 0);
+	CHECK_STREQ(got, d);
+	CHECK(ref && (!strcmp(ref, "example.com/a:1") || !strcmp(ref, "example.com/b:1")));
+	free(got);
+	free(ref);
+	/* The source digest is not an id: its prefix does not resolve. */
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "%.12s", digest_hex(src));
+	berr_clear(&e);
+	got = NULL;
+	CHECK(store_resolve(s, prefix, &got, NULL, &e) == -ENOENT);
+	free(got);
+	/* A source digest equal to the stored one is not recorded. */
+	berr_clear(&e);
+	CHECK(store_tag_source(s, "example.com/c:1", src, NULL, 9, src, &e) == 0);
+	CHECK(store_index_load(s, &idx, &e) == 0);
+	CHECK(store_index_source_digest(idx, src) == NULL);
+	json_decref(idx);
+	berr_clear(&e);
+	CHECK(store_tag_source(s, "example.com/d:1", d, NULL, 9, "sha256:nothex", &e) == -EINVAL);
+	CHECK(store_untag(s, "example.com/a:1", &e) == 0);
+	CHECK(store_untag(s, "example.com/b:1", &e) == 0);
+	CHECK(store_untag(s, "example.com/c:1", &e) == 0);
+}
+
 /* Many processes tagging at once: every tag survives, index.json stays valid. */
 static void test_concurrent_tags(const char *root)
 {
@@ -206,6 +260,7 @@ int main(void)
 	test_blobs(&s);
 	test_writer_resume(&s);
 	test_index_and_holds(&s);
+	test_source_digest(&s);
 	store_close(&s);
 
 	char root2[300];
