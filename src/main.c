@@ -38,6 +38,7 @@ static const cli_verb main_verbs[] = {
     {"reclaim", cmd_reclaim, "free a running machine's reclaimable memory now"},
     {"exec", cmd_exec, "run a command in a running machine"},
     {"shell", cmd_shell, "open a login shell in a running machine"},
+    {"setup-user", cmd_setup_user, "as root: let a regular user run machines (cgroups, tun)"},
     {NULL, NULL, NULL},
 };
 

@@ -82,6 +82,7 @@ int cmd_reclaim(berth_ctx *ctx, int argc, char **argv);
 int cmd_restart(berth_ctx *ctx, int argc, char **argv);
 int cmd_rm(berth_ctx *ctx, int argc, char **argv);
 int cmd_set(berth_ctx *ctx, int argc, char **argv);
+int cmd_setup_user(berth_ctx *ctx, int argc, char **argv);
 int cmd_start(berth_ctx *ctx, int argc, char **argv);
 int cmd_stats(berth_ctx *ctx, int argc, char **argv);
 int cmd_stop(berth_ctx *ctx, int argc, char **argv);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "delegation.h"
 #include "digest.h"
 #include "image.h"
 #include "inroot.h"
@@ -42,11 +43,11 @@ static int64_t now_ms(void)
 /* Where the machine's cgroup goes. As root: /berth for the default root, and a directory
  * per other root under it (/berth/r-<hash of the root's path>), so machines of the same
  * name in two roots (tests, CI jobs side by side) never share a cgroup. A regular user's
- * machines go below the user's own cgroup (""). */
+ * machines go below the subtree 'berth setup-user' delegated to it (delegation.h). */
 static void cgroup_parent_for(const berth_ctx *ctx, char *out, size_t len)
 {
 	if (geteuid() != 0) {
-		snprintf(out, len, "%s", "");
+		delegation_parent(ctx, out, len);
 		return;
 	}
 	_cleanup_free_ char *real = realpath(ctx->root, NULL);
@@ -279,8 +280,12 @@ int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err
 	}
 	dfd = openat(mfd, o->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unsigned slot = free_slot(ctx);
-	char cg_parent[64];
+	char cg_parent[sizeof(((machine_info *)0)->cgroup_parent)];
 	cgroup_parent_for(ctx, cg_parent, sizeof(cg_parent));
+	if (geteuid() != 0 && (r = delegation_require(o->name, cg_parent, e)) < 0) {
+		rm_rf_at(mfd, o->name, &ignore);
+		goto out_img;
+	}
 	cfg = json_pack("{s:s,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I},s:i,s:s}", "name", o->name, "image",
 			ref ? ref : o->image, "image_digest", digest, "created_at",
 			(json_int_t)time(NULL), "init", machine_init_mode_name(o->init), "limits",
@@ -408,6 +413,9 @@ int machine_start(const berth_ctx *ctx, const char *name, int timeout_ms, berth_
 	r = machine_reap_locked(dfd, &info, e);
 	if (r < 0)
 		return r;
+	if (geteuid() != 0 && info.cgroup_parent[0] &&
+	    (r = delegation_require(name, info.cgroup_parent, e)) < 0)
+		return r;
 	_cleanup_free_ char *monitor = machine_helper_path(MONITOR_BIN);
 	if (!monitor)
 		return berr(e, -ENOENT,
@@ -507,6 +515,46 @@ int machine_stop(const berth_ctx *ctx, const char *name, int timeout_ms, bool fo
 	return r;
 }
 
+typedef struct rm_args {
+	int dirfd;
+	const char *name;
+} rm_args;
+
+static int rm_in_userns(void *arg)
+{
+	const rm_args *a = arg;
+	berth_err ignore = {0};
+	return rm_rf_at(a->dirfd, a->name, &ignore);
+}
+
+/* A regular user's machine directory holds files of its subordinate ids, which the user
+ * removes as root of a user namespace with the machine's own id map (as podman unshare). */
+static int rm_machine_dir(const berth_ctx *ctx, int mfd, const char *name, berth_err *e)
+{
+	int r = rm_rf_at(mfd, name, e);
+	if (r >= 0 || geteuid() == 0)
+		return r;
+	berr_clear(e);
+	_cleanup_json_ json_t *cfg = NULL;
+	json_int_t slot = 0;
+	if (machine_config_load(ctx, name, &cfg, e) == 0 &&
+	    json_is_integer(json_object_get(cfg, "idmap_slot")))
+		slot = json_integer_value(json_object_get(cfg, "idmap_slot"));
+	berr_clear(e);
+	rt_idmap map;
+	r = rt_idmap_for_caller((unsigned)slot, &map, e);
+	if (r < 0)
+		return r;
+	rm_args a = {mfd, name};
+	r = rt_userns_run(&map, rm_in_userns, &a, e);
+	if (r < 0 && !e->code)
+		berr_errno(e, r,
+			   "Cannot remove %s, even as root of a user namespace with the machine's "
+			   "id map",
+			   name);
+	return r;
+}
+
 int machine_remove(const berth_ctx *ctx, const char *name, bool force, berth_err *e)
 {
 	_cleanup_close_ int dfd = machine_dir_open(ctx, name, e);
@@ -564,7 +612,7 @@ int machine_remove(const berth_ctx *ctx, const char *name, bool force, berth_err
 	_cleanup_close_ int mfd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd < 0)
 		return berr_errno(e, -errno, "Cannot open %s", mdir);
-	r = rm_rf_at(mfd, name, e);
+	r = rm_machine_dir(ctx, mfd, name, e);
 	if (r < 0)
 		return berr_prefix(e, "Cannot remove machine '%s'", name);
 	_cleanup_free_ char *def = NULL;

@@ -89,6 +89,39 @@ static int own_path(const char *self, bool v2, const char *ctrls, char *out, siz
 	return -ENOENT;
 }
 
+/* Whether a process of the calling (non-root) user may make dir and move itself into it:
+ * the nearest existing ancestor of dir is writable, and on cgroup2 the calling process may
+ * write cgroup.procs of the common ancestor of its own cgroup `own` and dir (the cgroup v2
+ * containment rule: a delegated subtree is usable only from a process already inside it). */
+static bool may_use(const char *mount, const char *dir, const char *own, bool v2)
+{
+	char p[600];
+	snprintf(p, sizeof(p), "%s", dir);
+	size_t ml = strlen(mount);
+	struct stat st;
+	while (stat(p, &st) < 0) {
+		char *slash = strrchr(p, '/');
+		if (errno != ENOENT || !slash || (size_t)(slash - p) < ml)
+			return false;
+		*slash = 0;
+	}
+	if (faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) < 0)
+		return false;
+	if (!v2)
+		return true;
+	/* The common ancestor: the longest prefix of both that ends at a path component. */
+	size_t i = 0, common = 0;
+	for (; own[i] && own[i] == dir[i]; i++)
+		if (own[i] == '/')
+			common = i;
+	if ((own[i] == 0 || own[i] == '/') && (dir[i] == 0 || dir[i] == '/'))
+		common = i;
+	if (common < ml)
+		common = ml;
+	snprintf(p, sizeof(p), "%.*s/cgroup.procs", (int)common, dir);
+	return faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) == 0;
+}
+
 int rt_cgroup_open(const char *name, const char *parent, rt_cgroup *cg, berth_err *e)
 {
 	memset(cg, 0, sizeof(*cg));
@@ -127,6 +160,7 @@ int rt_cgroup_open(const char *name, const char *parent, rt_cgroup *cg, berth_er
 		size_t rl = strlen(root);
 		if (strcmp(root, "/") && !strncmp(own, root, rl))
 			rel = own + rl;
+		const char *own_rel = rel;
 		if (parent)
 			rel = parent;
 		if (snprintf(h.mount, sizeof(h.mount), "%s", mnt) >= (int)sizeof(h.mount))
@@ -136,11 +170,24 @@ int rt_cgroup_open(const char *name, const char *parent, rt_cgroup *cg, berth_er
 		if (w >= (int)sizeof(h.path))
 			return berr(e, -ENAMETOOLONG,
 				    "The cgroup path for machine '%s' is too long", name);
+		/* A regular user's machine uses only the hierarchies it may use (see
+		 * may_use): those delegated to it. */
+		char own_full[1100];
+		snprintf(own_full, sizeof(own_full), "%s%s", mnt,
+			 strcmp(own_rel, "/") ? own_rel : "");
+		if (geteuid() != 0 && !may_use(h.mount, h.path, own_full, v2))
+			continue;
 		unified_root |= v2 && !strcmp(mnt, "/sys/fs/cgroup");
 		unified_sub |= v2 && strcmp(mnt, "/sys/fs/cgroup");
 		cg->h[cg->n++] = h;
 	}
 	free(line);
+	if (cg->n == 0 && geteuid() != 0)
+		return berr(e, -EACCES,
+			    "No cgroup hierarchy on this host is delegated to user id %u, so "
+			    "machine '%s' cannot have a cgroup of its own; root must delegate a "
+			    "subtree first",
+			    (unsigned)geteuid(), name);
 	if (cg->n == 0)
 		return berr(e, -ENOENT,
 			    "No cgroup hierarchy is mounted; mount cgroup2 on /sys/fs/cgroup to "
@@ -324,6 +371,12 @@ static int set_one(const rt_cgroup *cg, const char *ctrl, const char *what, int6
 	if (!dir) {
 		if (value == 0)
 			return 0;
+		if (geteuid() != 0)
+			return berr(e, -EOPNOTSUPP,
+				    "The '%s' cgroup controller is not delegated to this user (uid "
+				    "%u), so the machine's %s limit cannot be applied; have root "
+				    "delegate it (berth setup-user) or drop the limit",
+				    ctrl, (unsigned)geteuid(), what);
 		return berr(e, -EOPNOTSUPP,
 			    "This host has no '%s' cgroup controller available for the machine, so "
 			    "its %s limit cannot be set; enable the controller or drop the limit",

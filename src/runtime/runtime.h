@@ -68,6 +68,11 @@ int rt_idmap_for_caller(unsigned slot, rt_idmap *m, berth_err *e);
 /* Write the maps of process pid (which is in a fresh user namespace). */
 int rt_idmap_write(pid_t pid, const rt_idmap *m, berth_err *e);
 
+/* Run fn(arg) in a child process that is root of a new user namespace with map m (a
+ * regular user removing files its machine's subordinate ids own, like `podman unshare`).
+ * Returns fn's negative errno (0 on success); a sentence only for failures around fn. */
+int rt_userns_run(const rt_idmap *m, int (*fn)(void *arg), void *arg, berth_err *e);
+
 /* Host id of inside id `inside` in ranges r[0..n), or -1 when it is not mapped. */
 int64_t rt_idmap_to_host(const rt_idmap_range *r, size_t n, uint32_t inside);
 
