@@ -23,7 +23,8 @@ demo: build
 
 bench: build
 	@scripts/install-deps.sh --bench
-	bench/pull
+	BERTH=$(abspath $(BUILD))/berth bench/pull
+	BERTH=$(abspath $(BUILD))/berth bench/machine
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c

@@ -8,7 +8,7 @@ BUILD_PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libseccomp-dev musl-tools)
 TEST_PKGS=(python3 jq busybox-static docker-registry skopeo umoci mmdebstrap apache2-utils
 	openssl curl zstd uidmap gzip tar)
-BENCH_PKGS=(podman hyperfine)
+BENCH_PKGS=(podman runc hyperfine lxc systemd-container util-linux)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")
