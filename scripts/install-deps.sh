@@ -7,7 +7,7 @@ BUILD_PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libarchive-dev libcurl4-openssl-dev libjansson-dev libzstd-dev libssl-dev libisal-dev
 	libseccomp-dev musl-tools)
 TEST_PKGS=(python3 jq busybox-static docker-registry skopeo umoci mmdebstrap apache2-utils
-	openssl curl zstd uidmap gzip tar)
+	openssl curl zstd uidmap gzip tar passt openssh-client iproute2 acl)
 BENCH_PKGS=(podman runc hyperfine lxc systemd-container util-linux)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

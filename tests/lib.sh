@@ -13,6 +13,8 @@
 #   store_verify NAME ROOT       ok when every blob under ROOT/store matches its digest
 # A test's exit status is 1 when any check failed.
 set -uo pipefail
+# berth takes the host user from SUDO_USER; tests that want one set it themselves.
+unset SUDO_USER SUDO_UID SUDO_GID
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BERTH=${BERTH:-$top/build/berth}

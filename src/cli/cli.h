@@ -60,8 +60,9 @@ int cmd_image_tag(berth_ctx *ctx, int argc, char **argv);
 /* Machine verbs: exec and shell (exec.c, shell.c). */
 typedef struct cli_exec_opts {
 	const char *name;  /* NULL: the default machine */
-	const char *user;  /* -u spec; NULL: root */
-	const char *cwd;   /* -w (must exist); NULL: the host's cwd when it exists, else HOME */
+	const char *user;  /* -u spec; NULL: the machine's host user, else root */
+	bool as_root;	   /* --root: root whatever user says */
+	const char *cwd;   /* -w (must exist); NULL: the host's cwd when shared, else HOME */
 	char *const *argv; /* NULL: the user's login shell */
 	char *const *env;  /* -e K=V / -e K */
 	size_t n_env;

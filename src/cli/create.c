@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "machine.h"
 
@@ -20,13 +21,37 @@ static const char usage[] =
     "  --pids N         process limit (default: no limit)\n"
     "  --init MODE      auto (the image's init, else berth-init; default), image (the\n"
     "                   image's own init, fail when it has none) or builtin (berth-init)\n"
+    "  --home MODE      share the host user's home at the same path: rw (default), ro\n"
+    "                   or none. The host user (the one who ran sudo, when berth runs\n"
+    "                   under sudo) is made inside with the same name, ids and shell,\n"
+    "                   and exec and shell run as that user; root gets no user of its own\n"
+    "  --mount SRC:DST[:ro]  share host path SRC at DST in the machine (repeatable)\n"
+    "  --isolated       share nothing of the host: no home, no mounts, no SSH agent, no\n"
+    "                   host network or loopback\n"
+    "  --network MODE   nat (default: its own network through pasta, reaching what the\n"
+    "                   host reaches; ports it listens on are forwarded to the host's\n"
+    "                   127.0.0.1 unless --isolated), host (the host's network) or none\n"
+    "                   (loopback only)\n"
+    "  -p, --publish [IP:]HOSTPORT:PORT[/tcp|/udp]  publish the machine's PORT on the\n"
+    "                   host's IP:HOSTPORT (IP default 127.0.0.1; repeatable; nat only)\n"
     "  --start          start the machine once it is created\n"
     "  --timeout SECS   with --start: how long to wait for it to be ready (default 90)\n"
     "  --json           print {\"name\": ...}\n"
     "  -q, --quiet      print nothing\n"
     "  -h, --help       print this help\n";
 
-enum { OPT_CPUS = 0x2001, OPT_MEMORY, OPT_PIDS, OPT_INIT, OPT_START, OPT_TIMEOUT };
+enum {
+	OPT_CPUS = 0x2001,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_INIT,
+	OPT_START,
+	OPT_TIMEOUT,
+	OPT_HOME,
+	OPT_MOUNT,
+	OPT_ISOLATED,
+	OPT_NETWORK
+};
 
 int cmd_create(berth_ctx *ctx, int argc, char **argv)
 {
@@ -37,14 +62,23 @@ int cmd_create(berth_ctx *ctx, int argc, char **argv)
 	    {"init", required_argument, NULL, OPT_INIT},
 	    {"start", no_argument, NULL, OPT_START},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"home", required_argument, NULL, OPT_HOME},
+	    {"mount", required_argument, NULL, OPT_MOUNT},
+	    {"isolated", no_argument, NULL, OPT_ISOLATED},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"publish", required_argument, NULL, 'p'},
 	    CLI_COMMON_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	machine_create_opts o = {.init = MACHINE_INIT_AUTO, .limits = {0, 0, 0}};
 	bool start = false;
 	int timeout = 90, c;
+	_cleanup_free_ host_mount *mounts = calloc(HOST_MOUNTS_MAX, sizeof(host_mount));
+	size_t n_mounts = 0;
+	if (!mounts)
+		return cli_usage(ctx, "create", "Out of memory");
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hqp:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CPUS:
 			if (machine_parse_cpus(optarg, &o.limits.cpu_millis) < 0)
@@ -77,6 +111,37 @@ int cmd_create(berth_ctx *ctx, int argc, char **argv)
 			o.init = m;
 			break;
 		}
+		case OPT_HOME:
+			if (home_mode_parse(optarg, &o.home) < 0)
+				return cli_usage(ctx, "create",
+						 "--home is rw, ro or none, not '%s'", optarg);
+			o.home_set = true;
+			break;
+		case OPT_MOUNT: {
+			if (n_mounts == HOST_MOUNTS_MAX)
+				return cli_usage(ctx, "create", "A machine takes at most %d mounts",
+						 HOST_MOUNTS_MAX);
+			berth_err me = {0};
+			if (host_mount_parse(optarg, &mounts[n_mounts], &me) < 0)
+				return cli_fail(ctx, &me);
+			n_mounts++;
+			break;
+		}
+		case OPT_ISOLATED:
+			o.isolated = true;
+			break;
+		case OPT_NETWORK:
+			if (machine_net_mode_parse(optarg, &o.net.mode) < 0)
+				return cli_usage(ctx, "create",
+						 "--network is nat, host or none, not '%s'",
+						 optarg);
+			break;
+		case 'p': {
+			berth_err pe = {0};
+			if (machine_net_add_publish(&o.net, optarg, &pe) < 0)
+				return cli_usage(ctx, "create", "%s", pe.msg);
+			break;
+		}
 		case OPT_START:
 			start = true;
 			break;
@@ -99,6 +164,11 @@ int cmd_create(berth_ctx *ctx, int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return cli_usage(ctx, "create", "'create' needs a machine name and an image");
+	o.mounts = mounts;
+	o.n_mounts = n_mounts;
+	berth_err ne = {0};
+	if (machine_net_check(&o.net, &ne) < 0)
+		return cli_usage(ctx, "create", "%s", ne.msg);
 	o.name = argv[optind];
 	o.image = argv[optind + 1];
 	berth_err e = {0};

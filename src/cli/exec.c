@@ -13,6 +13,8 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "exec-session.h"
+#include "host-access.h"
+#include "host-user.h"
 #include "machine.h"
 #include "users.h"
 
@@ -30,15 +32,19 @@ static const char usage[] =
     "-i nor a pty is in use. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to\n"
     "berth are forwarded to COMMAND.\n"
     "\n"
-    "COMMAND runs in the host's current directory when that path exists in the machine,\n"
-    "else in the user's home, unless -w gives one. The environment is PATH, HOME, USER,\n"
-    "LOGNAME and SHELL of the user, LANG=C.UTF-8 and, with a pty, the host's TERM.\n"
+    "COMMAND runs as the machine's host user (the user berth made for you in it; root when\n"
+    "the machine has none) in the host's current directory when that lies in a directory\n"
+    "the machine shares (the home, a --mount), else in the user's home, unless -w gives\n"
+    "one. The environment is PATH, HOME, USER, LOGNAME and SHELL of the user,\n"
+    "LANG=C.UTF-8, SSH_AUTH_SOCK when the host's SSH agent is forwarded and, with a pty,\n"
+    "the host's TERM.\n"
     "\n"
     "Options:\n"
     "  -i, --interactive     pass stdin on even when it is a terminal\n"
     "  -t, --tty             allocate a pty even without a terminal\n"
     "  -T, --no-tty          never allocate a pty\n"
-    "  -u, --user USER       run as USER, UID, USER:GROUP or UID:GID (default: root)\n"
+    "  -u, --user USER       run as USER, UID, USER:GROUP or UID:GID (default: the host\n"
+    "                        user in the machine, else root)\n"
     "      --root            run as the machine's root (overrides -u)\n"
     "  -w, --workdir DIR     working directory in the machine (absolute; it must exist)\n"
     "  -e, --env K=V         set K in the environment (repeatable); -e K copies the host's\n"
@@ -57,7 +63,21 @@ int cli_exec(berth_ctx *ctx, const cli_exec_opts *o)
 	int rc = BERTH_EXIT_FAILURE;
 	machine_user u;
 	_cleanup_strv_ char **env = NULL;
-	if (machine_user_resolve(m.pid, o->user, &u, &e) < 0) {
+	_cleanup_json_ json_t *cfg = NULL;
+	_cleanup_free_ char *shared_cwd = NULL;
+	_cleanup_free_ char **extra = calloc(o->n_env + 2, sizeof(char *));
+	if (!extra || machine_config_load(ctx, name, &cfg, &e) < 0) {
+		if (!extra)
+			berr(&e, -ENOMEM, "Out of memory");
+		rc = cli_fail(ctx, &e);
+		goto out;
+	}
+	/* The machine's host user unless -u or --root says otherwise. */
+	host_user hu;
+	const char *user = o->as_root ? NULL : o->user;
+	if (!o->as_root && !o->user && host_user_from_json(json_object_get(cfg, "host_user"), &hu))
+		user = hu.name;
+	if (machine_user_resolve(m.pid, user, &u, &e) < 0) {
 		rc = cli_fail(ctx, &e);
 		goto out;
 	}
@@ -73,11 +93,20 @@ int cli_exec(berth_ctx *ctx, const cli_exec_opts *o)
 		rc = cli_fail(ctx, &e);
 		goto out;
 	}
-	/* The host's current directory when the machine has that path, else the user's home
-	 * (rt_exec falls back to $HOME when chdir fails). */
-	if (!cwd && getcwd(here, sizeof(here)) && machine_path_is_dir(m.pid, here))
-		cwd = here;
-	if (exec_env_build(&u, o->tty, o->env, o->n_env, &env, &e) < 0) {
+	/* The host's current directory when it lies in a directory the machine shares, else
+	 * the user's home (rt_exec falls back to $HOME when chdir fails). */
+	if (!cwd && getcwd(here, sizeof(here)) && (shared_cwd = host_path_in_machine(cfg, here)) &&
+	    machine_path_is_dir(m.pid, shared_cwd))
+		cwd = shared_cwd;
+	/* The host's SSH agent, when the machine has it; -e SSH_AUTH_SOCK=... still wins. */
+	size_t n_extra = 0;
+	if (json_is_true(json_object_get(cfg, "ssh_agent")) &&
+	    !json_is_true(json_object_get(cfg, "isolated")) &&
+	    machine_path_exists(m.pid, MACHINE_SSH_AGENT_PATH))
+		extra[n_extra++] = "SSH_AUTH_SOCK=" MACHINE_SSH_AGENT_PATH;
+	for (size_t i = 0; i < o->n_env; i++)
+		extra[n_extra++] = o->env[i];
+	if (exec_env_build(&u, o->tty, extra, n_extra, &env, &e) < 0) {
 		rc = cli_fail(ctx, &e);
 		goto out;
 	}
@@ -181,7 +210,8 @@ int cmd_exec(berth_ctx *ctx, int argc, char **argv)
 	bool tty = !no_tty && (force_tty || (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)));
 	cli_exec_opts o = {
 	    .name = name,
-	    .user = as_root ? NULL : user,
+	    .user = user,
+	    .as_root = as_root,
 	    .cwd = workdir,
 	    .argv = argv + optind,
 	    .env = env,

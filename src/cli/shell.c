@@ -9,19 +9,46 @@ static const char usage[] =
     "Usage: berth shell [OPTIONS] [NAME]\n"
     "\n"
     "Open a login shell in the running machine NAME (the default machine when NAME is\n"
-    "omitted; see 'berth default'), as the machine's user (root for now) with their shell\n"
-    "from the machine's /etc/passwd (/bin/sh when that is missing). It starts in the host's\n"
-    "current directory when that path exists in the machine, else in the user's home.\n"
-    "With a terminal the shell gets a pty; the exit status is the shell's.\n"
+    "omitted; see 'berth default'), as the machine's host user (root when the machine has\n"
+    "none) with their shell from the machine's /etc/passwd (/bin/sh when that is missing).\n"
+    "It starts in the host's current directory when that lies in a directory the machine\n"
+    "shares (the home, a --mount), else in the user's home. With a terminal the shell gets\n"
+    "a pty; the exit status is the shell's.\n"
     "\n"
     "Options:\n"
-    "  -h, --help   print this help\n";
+    "  -u, --user USER   open USER's shell instead\n"
+    "      --root        open root's shell\n"
+    "  -h, --help        print this help\n";
+
+#define OPT_ROOT 0x2001
 
 int cmd_shell(berth_ctx *ctx, int argc, char **argv)
 {
-	int pr = cli_parse_common(ctx, argc, argv, "shell", usage);
-	if (pr >= 0)
-		return pr;
+	static const struct option opts[] = {
+	    {"user", required_argument, NULL, 'u'},
+	    {"root", no_argument, NULL, OPT_ROOT},
+	    CLI_COMMON_LONGOPTS,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *user = NULL;
+	bool as_root = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "u:hq", opts, NULL)) != -1) {
+		if (c == 'u') {
+			user = optarg;
+		} else if (c == OPT_ROOT) {
+			as_root = true;
+		} else {
+			int r = cli_common_opt(ctx, c);
+			if (r == 0) {
+				fputs(usage, stdout);
+				return 0;
+			}
+			if (r < 0)
+				return cli_usage(ctx, "shell", "Unknown or incomplete option");
+		}
+	}
 	if (argc - optind > 1)
 		return cli_usage(ctx, "shell",
 				 "'shell' takes at most one machine name; to run a command use "
@@ -29,6 +56,8 @@ int cmd_shell(berth_ctx *ctx, int argc, char **argv)
 	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	cli_exec_opts o = {
 	    .name = optind < argc ? argv[optind] : NULL,
+	    .user = user,
+	    .as_root = as_root,
 	    .tty = tty,
 	    .stdin_open = true,
 	};

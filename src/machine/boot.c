@@ -50,6 +50,24 @@ int machine_limits_from_json(json_t *cfg, rt_limits *l)
 	return 0;
 }
 
+/* The host user (with its ids kept: keep-id) and the binds of home, mounts and agent. */
+static int boot_plan_host(boot_plan *p, const char *name, json_t *cfg, berth_err *e)
+{
+	p->has_user = host_user_from_json(json_object_get(cfg, "host_user"), &p->user);
+	if (p->has_user) {
+		/* Keep-id needs the host ids in the map: as root they are; a regular user has
+		 * only their own (inside 0) and subordinate ids, see rt_idmap_keep_id. */
+		if (geteuid() == 0) {
+			int r = rt_idmap_keep_id(&p->idmap, p->user.uid, p->user.uid, p->user.gid,
+						 p->user.gid, e);
+			if (r < 0)
+				return r;
+		}
+		host_user_rt(&p->user, !host_home_shared(cfg), &p->rt_user);
+	}
+	return host_binds_from_config(name, cfg, &p->binds, e);
+}
+
 int boot_plan_load(const char *root, const char *name, json_t *cfg, boot_plan *p, berth_err *e)
 {
 	memset(p, 0, sizeof(*p));
@@ -152,7 +170,10 @@ int boot_plan_load(const char *root, const char *name, json_t *cfg, boot_plan *p
 	if (slot < 0 || slot > 4095)
 		return berr(e, -EBADMSG, "Machine '%s' has a bad idmap_slot in its config.json",
 			    name);
-	return rt_idmap_for_caller((unsigned)slot, &p->idmap, e);
+	r = rt_idmap_for_caller((unsigned)slot, &p->idmap, e);
+	if (r < 0)
+		return r;
+	return boot_plan_host(p, name, cfg, e);
 }
 
 void boot_plan_config(const boot_plan *p, const char *name, int console_fd, rt_config *c)
@@ -175,6 +196,9 @@ void boot_plan_config(const boot_plan *p, const char *name, int console_fd, rt_c
 	c->limits = p->limits;
 	c->cgroup_parent = p->cgroup_parent[0] ? p->cgroup_parent : NULL;
 	c->notify = true;
+	c->binds = p->binds.b;
+	c->n_binds = p->binds.n;
+	c->user = p->has_user ? &p->rt_user : NULL;
 }
 
 void boot_plan_free(boot_plan *p)

@@ -4,6 +4,8 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "host-access.h"
+#include "host-user.h"
 #include "runtime.h"
 
 typedef struct boot_plan {
@@ -18,6 +20,11 @@ typedef struct boot_plan {
 	rt_idmap idmap;
 	rt_limits limits;
 	char cgroup_parent[256];
+	/* The host user made inside (has_user), and what is shared of the host. */
+	bool has_user;
+	host_user user;
+	rt_user rt_user;
+	host_binds binds;
 } boot_plan;
 
 int boot_plan_load(const char *root, const char *name, json_t *cfg, boot_plan *p, berth_err *e);

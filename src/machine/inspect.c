@@ -11,6 +11,8 @@
 
 #include "boot.h"
 #include "cleanup.h"
+#include "host-access.h"
+#include "users.h"
 
 static json_t *path_join(const char *a, const char *b)
 {
@@ -98,12 +100,12 @@ int machine_inspect(const berth_ctx *ctx, const char *name, json_t **out, berth_
 				json_array_append_new(cgroups, json_string(cg.h[i].path));
 	}
 	json_object_set_new(j, "cgroups", cgroups);
-	/* What the machine sees of the host, until the host-user and networking work lands. */
-	json_object_set_new(j, "host_access",
-			    json_pack("{s:s,s:s,s:s,s:b}", "network",
-				      "host (shares the host's network namespace)", "home",
-				      "not shared", "user",
-				      "root (a user namespace: not host root)", "isolated", false));
+	/* What the machine sees of the host: user, home, mounts, SSH agent (and network). */
+	bool running = info.status == MACHINE_RUNNING || info.status == MACHINE_STARTING;
+	json_t *access = host_access_inspect(
+	    cfg, running, running && machine_path_exists(info.init_pid, MACHINE_SSH_AGENT_PATH));
+	json_object_set_new(access, "network", network_inspect_json(cfg));
+	json_object_set_new(j, "host_access", access);
 	json_object_set(j, "config", cfg);
 	json_object_set_new(j, "state", st ? json_incref(st) : json_null());
 	*out = j;

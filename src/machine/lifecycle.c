@@ -28,6 +28,7 @@
 #include "cleanup.h"
 #include "delegation.h"
 #include "digest.h"
+#include "host-user.h"
 #include "image.h"
 #include "inroot.h"
 #include "layers.h"
@@ -223,6 +224,38 @@ oom:
 	return berr(e, -ENOMEM, "Out of memory");
 }
 
+/* The host user, home, mounts, agent and isolation into a new machine's config. */
+static int host_access_config(const machine_create_opts *o, json_t *cfg, berth_err *e)
+{
+	host_user u;
+	bool found = false;
+	home_mode home = o->home_set ? o->home : o->isolated ? HOME_NONE : HOME_RW;
+	if (o->isolated && (home != HOME_NONE || o->n_mounts > 0))
+		return berr(e, -EINVAL,
+			    "An --isolated machine shares nothing with the host; drop --home and "
+			    "--mount, or drop --isolated");
+	int r = host_user_detect(&u, &found, e);
+	if (r < 0)
+		return r;
+	if (found)
+		json_object_set_new(cfg, "host_user", host_user_to_json(&u));
+	for (size_t i = 0; i < o->n_mounts; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(o->mounts[i].dst, o->mounts[j].dst))
+				return berr(e, -EINVAL,
+					    "Two mounts go to %s in the machine; give each mount "
+					    "its own destination",
+					    o->mounts[i].dst);
+	json_t *mounts = json_array();
+	for (size_t i = 0; i < o->n_mounts; i++)
+		json_array_append_new(mounts, host_mount_to_json(&o->mounts[i]));
+	json_object_set_new(cfg, "home", json_string(home_mode_name(home)));
+	json_object_set_new(cfg, "mounts", mounts);
+	json_object_set_new(cfg, "isolated", json_boolean(o->isolated));
+	json_object_set_new(cfg, "ssh_agent", json_boolean(!o->isolated));
+	return 0;
+}
+
 int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err *e)
 {
 	int r = machine_name_valid(o->name, e);
@@ -297,6 +330,10 @@ int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err
 	if (dfd < 0 || !cfg)
 		r = dfd < 0 ? berr_errno(e, -errno, "Cannot open %s", dir)
 			    : berr(e, -ENOMEM, "Out of memory");
+	if (r == 0)
+		r = host_access_config(o, cfg, e);
+	if (r == 0)
+		r = network_config_add(cfg, &o->net, e);
 	if (r == 0)
 		r = prepare_root(ctx, &s, &img, o, dir, dfd, slot, cfg, e);
 	if (r == 0) {

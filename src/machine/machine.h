@@ -26,6 +26,8 @@
 
 #include "context.h"
 #include "error.h"
+#include "host-access.h"
+#include "network.h"
 #include "runtime.h"
 
 typedef enum machine_status {
@@ -109,6 +111,12 @@ typedef struct machine_create_opts {
 	const char *name, *image;
 	machine_init_mode init;
 	rt_limits limits; /* 0: no limit */
+	/* What the machine sees of the host (host-access.h). home_set: --home was given. */
+	home_mode home;
+	bool home_set, isolated;
+	const host_mount *mounts;
+	size_t n_mounts;
+	machine_net_opts net; /* --network and -p (network.h) */
 } machine_create_opts;
 int machine_create(const berth_ctx *ctx, const machine_create_opts *o, berth_err *e);
 
@@ -128,6 +136,20 @@ int machine_set_limits(const berth_ctx *ctx, const char *name, const rt_limits *
 		       berth_err *e);
 int machine_stats(const berth_ctx *ctx, const char *name, rt_stats *st, berth_err *e);
 int machine_reclaim(const berth_ctx *ctx, const char *name, uint64_t *freed, berth_err *e);
+
+/* What `set` changes of the host sharing (sharing.c): home mode, mounts added (replacing a
+ * mount to the same destination) and removed (by destination or source). Takes effect at
+ * the next start; *running tells whether the machine runs now. */
+typedef struct machine_sharing_change {
+	bool home_set;
+	home_mode home;
+	const host_mount *add;
+	size_t n_add;
+	char *const *remove;
+	size_t n_remove;
+} machine_sharing_change;
+int machine_set_sharing(const berth_ctx *ctx, const char *name, const machine_sharing_change *c,
+			bool *running, berth_err *e);
 
 /* Everything about a machine as JSON (berth inspect); caller decrefs. */
 int machine_inspect(const berth_ctx *ctx, const char *name, json_t **out, berth_err *e);

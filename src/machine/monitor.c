@@ -36,6 +36,8 @@
 #include "cleanup.h"
 #include "console.h"
 #include "machine-internal.h"
+#include "network.h"
+#include "pasta.h"
 
 #define MAX_CLIENTS 32
 /* Inits without sd_notify: ready when PID 1 has a child, or has run this long. */
@@ -63,6 +65,8 @@ typedef struct monitor {
 	rt_init_kind kind;
 	char status_text[256];
 	char mountpoint[512];
+	machine_net_opts net;
+	net_child pasta, fwd; /* nat: pasta and the port forwarder, children of ours */
 	char fail[sizeof(((berth_err *)0)->msg) + 8192];
 } monitor;
 
@@ -317,6 +321,66 @@ static void exit_text(int st, char *buf, size_t len)
 		snprintf(buf, len, "the init exited with status %d", WEXITSTATUS(st));
 }
 
+/* Stop the machine's network helpers (after its init ended, or when it failed to start). */
+static void net_stop(monitor *mo)
+{
+	if (mo->fwd.pid > 0 || mo->pasta.pid > 0)
+		console_log_say(&mo->log, "network: stopping pasta and the port forwarder");
+	net_child_stop(&mo->fwd);
+	net_child_stop(&mo->pasta);
+}
+
+/* nat: connect the machine's network namespace with pasta and follow its listening ports.
+ * A pasta that cannot start fails the start, with nothing left running. */
+static int net_start(monitor *mo, berth_err *e)
+{
+	mo->pasta = mo->fwd = (net_child){.pid = 0, .pidfd = -1};
+	if (mo->net.mode != MACHINE_NET_NAT) {
+		console_log_say(&mo->log, "network: %s",
+				mo->net.mode == MACHINE_NET_HOST
+				    ? "the host's network namespace"
+				    : "own network namespace, loopback only");
+		return 0;
+	}
+	char desc[1024];
+	int r = pasta_start(&mo->net, mo->m.pid, &mo->pasta, desc, sizeof(desc), e);
+	if (r < 0) {
+		berth_err ignore = {0};
+		int st;
+		rt_machine_kill(&mo->m, SIGKILL, &ignore);
+		rt_machine_wait(&mo->m, -1, &st, &ignore);
+		rt_cgroup_destroy(&mo->m.cg, &ignore);
+		rt_machine_release(&mo->m);
+		return r;
+	}
+	console_log_say(&mo->log, "network: nat through pasta (process %d): %s", (int)mo->pasta.pid,
+			desc);
+	if (mo->net.isolated)
+		return 0;
+	berth_err fe = {0};
+	if (portfwd_start(&mo->net, mo->m.pid, mo->log.fd, &mo->fwd, &fe) < 0)
+		console_log_say(&mo->log,
+				"network: ports the machine listens on are not forwarded: %s",
+				fe.msg);
+	else
+		console_log_say(&mo->log,
+				"network: forwarding ports the machine listens on to 127.0.0.1 "
+				"(process %d)",
+				(int)mo->fwd.pid);
+	return 0;
+}
+
+/* Whether the machine has its own copy of the image file rel (in its overlay's upper
+ * directory); a full copy of the image can't tell, so it says yes. */
+static bool image_file_changed(const boot_plan *p, const char *rel)
+{
+	if (!p->upper)
+		return true;
+	_cleanup_close_ int dfd = open(p->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	return dfd < 0 || fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
 static int boot(monitor *mo, int timeout_ms, berth_err *e)
 {
 	json_t *cfg = NULL;
@@ -325,6 +389,8 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 		return r == -ENOENT ? berr(e, r, "Machine '%s' has no config.json", mo->name) : r;
 	boot_plan plan;
 	r = boot_plan_load(mo->root, mo->name, cfg, &plan, e);
+	if (r >= 0)
+		r = network_config_load(cfg, &mo->net, e);
 	json_decref(cfg);
 	if (plan.mountpoint && !strstr(plan.mountpoint, "XXXXXX")) {
 		snprintf(mo->mountpoint, sizeof(mo->mountpoint), "%s", plan.mountpoint);
@@ -342,7 +408,13 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 			rt_init_name(plan.init.kind), plan.init.path);
 	rt_config c;
 	boot_plan_config(&plan, mo->name, mo->slave, &c);
+	c.private_network = mo->net.mode != MACHINE_NET_HOST;
+	_cleanup_free_ char *resolv = network_resolv_conf(mo->net.mode);
+	c.resolv_conf = resolv;
+	c.resolv_conf_replace_image = !image_file_changed(&plan, "etc/resolv.conf");
 	r = rt_spawn(&c, &mo->m, e);
+	if (r >= 0)
+		r = net_start(mo, e);
 	if (r >= 0) {
 		mo->spawned_at = now_ms();
 		mo->ready_deadline = timeout_ms > 0 ? mo->spawned_at + timeout_ms : INT64_MAX;
@@ -395,7 +467,7 @@ static bool run(monitor *mo, int timeout_ms)
 			wake = mo->kill_deadline;
 		int tmo = wake == INT64_MAX ? -1 : wake <= now ? 0 : (int)(wake - now);
 
-		struct pollfd p[5 + MAX_CLIENTS];
+		struct pollfd p[6 + MAX_CLIENTS];
 		size_t n = 0;
 		p[n++] = (struct pollfd){.fd = mo->master, .events = POLLIN};
 		p[n++] = (struct pollfd){.fd = mo->m.notify_fd, .events = POLLIN};
@@ -404,6 +476,9 @@ static bool run(monitor *mo, int timeout_ms)
 		p[n++] = (struct pollfd){.fd = mo->sig_fd, .events = POLLIN};
 		for (size_t i = 0; i < mo->n_clients; i++)
 			p[n++] = (struct pollfd){.fd = mo->clients[i].fd, .events = POLLIN};
+		size_t pasta_i = n;
+		p[n++] = (struct pollfd){.fd = mo->pasta.pid > 0 ? mo->pasta.pidfd : -1,
+					 .events = POLLIN};
 		int k = poll(p, n, tmo);
 		if (k < 0 && errno != EINTR)
 			break;
@@ -434,6 +509,14 @@ static bool run(monitor *mo, int timeout_ms)
 				client_request(mo, i);
 			}
 		}
+		int pst;
+		if ((p[pasta_i].revents & POLLIN) && net_child_exited(&mo->pasta, &pst)) {
+			char why[128];
+			exit_text(pst, why, sizeof(why));
+			console_log_say(&mo->log,
+					"network: pasta ended (%s); the machine has no network now",
+					why + strlen("the init "));
+		}
 		if (p[2].revents & POLLIN) {
 			berth_err e = {0};
 			if (rt_machine_wait(&mo->m, 0, &status, &e) == 0)
@@ -441,6 +524,7 @@ static bool run(monitor *mo, int timeout_ms)
 		}
 	}
 	drain_console(mo);
+	net_stop(mo);
 	if (exited && mo->ready && !mo->stopping && WIFSIGNALED(status) &&
 	    WTERMSIG(status) == SIGHUP) {
 		berth_err e = {0};

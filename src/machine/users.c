@@ -310,3 +310,14 @@ bool machine_path_is_dir(pid_t init_pid, const char *path)
 	_cleanup_close_ int fd = inroot_open(root, path, O_PATH | O_DIRECTORY);
 	return fd >= 0;
 }
+
+bool machine_path_exists(pid_t init_pid, const char *path)
+{
+	if (!path || path[0] != '/')
+		return false;
+	_cleanup_close_ int root = open_root(init_pid);
+	if (root < 0)
+		return false;
+	_cleanup_close_ int fd = inroot_open(root, path, O_PATH);
+	return fd >= 0;
+}

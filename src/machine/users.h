@@ -39,3 +39,5 @@ int machine_user_resolve(pid_t init_pid, const char *spec, machine_user *u, bert
 
 /* Whether path (absolute) is a directory in the machine (resolved inside its root). */
 bool machine_path_is_dir(pid_t init_pid, const char *path);
+/* Whether path (absolute) exists in the machine (resolved inside its root). */
+bool machine_path_exists(pid_t init_pid, const char *path);

@@ -13,11 +13,11 @@ int rt_write_file(const char *path, const char *s);
 /* Read a small file into buf (NUL-terminated). Returns the length or a negative errno. */
 ssize_t rt_read_file(const char *path, char *buf, size_t size);
 
-/* Pass one fd (or none: fd < 0) with a small message over a unix socket. */
-int rt_send_fd(int sock, const void *msg, size_t len, int fd);
-/* Receive a message and at most one fd (*fd = -1 when none came). Returns the length,
- * 0 at EOF, or a negative errno. */
-ssize_t rt_recv_fd(int sock, void *msg, size_t len, int *fd);
+/* Replace path by a file holding text, atomically (a temporary file beside it renamed over
+ * it, so a symlink at path is replaced, never written through), with mode and owner.
+ * Returns 0 or a negative errno; nothing is left behind on failure. */
+int rt_write_file_atomic(const char *path, const char *text, size_t len, mode_t mode, uid_t uid,
+			 gid_t gid);
 
 /* mkdir -p with mode for missing components (absolute path). */
 int rt_mkdir_p(const char *path, mode_t mode);

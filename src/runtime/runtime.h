@@ -65,6 +65,23 @@ int rt_subid_parse(const char *text, const char *user, uint32_t id, rt_idmap_ran
  */
 int rt_idmap_for_caller(unsigned slot, rt_idmap *m, berth_err *e);
 
+/*
+ * Keep the host user's ids (podman's keep-id): inside uid `uid` becomes host `host_uid`
+ * (and gid likewise), so files the machine user writes in a shared directory belong to the
+ * host user and the host user's files belong to the machine user. The inside id that held
+ * the host id before (a regular user's own inside 0) takes the host id `uid` had, so no id
+ * is mapped twice; every other id keeps its host id, so files a machine already has keep
+ * their owners. Ids must be below RT_IDMAP_SIZE.
+ */
+int rt_idmap_keep_id(rt_idmap *m, uint32_t uid, uint32_t host_uid, uint32_t gid, uint32_t host_gid,
+		     berth_err *e);
+
+/* Pass one fd (or none: fd < 0) with a small message over a unix socket. */
+int rt_send_fd(int sock, const void *msg, size_t len, int fd);
+/* Receive a message and at most one fd (*fd = -1 when none came). Returns the length,
+ * 0 at EOF, or a negative errno. */
+ssize_t rt_recv_fd(int sock, void *msg, size_t len, int *fd);
+
 /* Write the maps of process pid (which is in a fresh user namespace). */
 int rt_idmap_write(pid_t pid, const rt_idmap *m, berth_err *e);
 
@@ -245,6 +262,39 @@ typedef struct rt_bind {
 	bool ro;
 } rt_bind;
 
+/* The host user, made inside the machine at every boot when missing (user-setup.c). */
+typedef struct rt_user {
+	const char *name;
+	uint32_t uid, gid; /* inside ids (the same as the host's with a keep-id map) */
+	const char *home;  /* absolute */
+	const char *shell; /* used when the machine has it, else /bin/sh */
+	const char *gecos; /* may be NULL */
+	bool make_home;	   /* create the home (from /etc/skel) when the host's is not bound */
+} rt_user;
+
+/* Whether u makes a sane passwd entry: a plain name, ids 1..65535, absolute paths, no ':'
+ * or newlines anywhere. */
+bool rt_user_valid(const rt_user *u);
+
+/*
+ * Make sure the user exists in the root the calling process is in (the machine's, as its
+ * root): passwd, shadow (when the machine has one) and group entries, membership of the
+ * sudo (or wheel) group and a passwordless sudoers.d entry where sudo is installed, and a
+ * home directory when make_home. Entries already there are kept as they are.
+ */
+int rt_user_setup(const rt_user *u, berth_err *e);
+
+/* The first line of every /etc/resolv.conf berth writes into a machine. */
+#define RT_RESOLV_CONF_MARKER "# Written by berth for this machine's network"
+
+/*
+ * Write content (which starts with RT_RESOLV_CONF_MARKER) as the machine's /etc/resolv.conf
+ * in the root the calling process is in, unless the machine made that file its own: it is
+ * replaced only when missing, empty, a dangling symlink, written by berth, or, with
+ * replace_image_file, still the image's own file (resolv-conf.c). content NULL: nothing.
+ */
+int rt_resolv_conf_setup(const char *content, bool replace_image_file, berth_err *e);
+
 typedef struct rt_config {
 	const char *name; /* machine name: hostname and cgroup name */
 	rt_rootfs rootfs;
@@ -259,8 +309,11 @@ typedef struct rt_config {
 	const char *cgroup_parent; /* see rt_cgroup_open */
 	const rt_rlimit *rlimits;  /* NULL: RLIMIT_NOFILE 1024/524288, clamped */
 	size_t n_rlimits;
-	bool private_network; /* CLONE_NEWNET (loopback only until networking lands) */
-	bool notify;	      /* bind a sd_notify socket at RT_NOTIFY_PATH ($NOTIFY_SOCKET) */
+	bool private_network;	 /* CLONE_NEWNET (loopback only until networking lands) */
+	bool notify;		 /* bind a sd_notify socket at RT_NOTIFY_PATH ($NOTIFY_SOCKET) */
+	const rt_user *user;	 /* the host user to make inside, or NULL */
+	const char *resolv_conf; /* /etc/resolv.conf for the machine, or NULL (resolv-conf.c) */
+	bool resolv_conf_replace_image; /* the image's own resolv.conf may be replaced */
 } rt_config;
 
 typedef struct rt_machine {

@@ -77,6 +77,10 @@ static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int so
 		child_fail(sock, &e, e.code);
 	if (root_fd >= 0)
 		close(root_fd);
+	if (c->user && rt_user_setup(c->user, &e) < 0)
+		child_fail(sock, &e, e.code);
+	if (rt_resolv_conf_setup(c->resolv_conf, c->resolv_conf_replace_image, &e) < 0)
+		child_fail(sock, &e, e.code);
 	const rt_rlimit *rl = c->rlimits ? c->rlimits : rt_default_rlimits;
 	size_t nrl = c->rlimits ? c->n_rlimits : rt_n_default_rlimits;
 	if (rt_rlimits_apply(rl, nrl, &e) < 0)

@@ -297,3 +297,57 @@ out:
 		;
 	return fd >= 0 ? fd : r;
 }
+
+/* The host id of inside id i after swapping: inside `in` gets `host`, and the inside id
+ * that had `host` before (if any) gets what `in` had. */
+static int64_t swapped(const rt_idmap_range *r, size_t n, uint32_t in, uint32_t host,
+		       int64_t holder, uint32_t i)
+{
+	if (i == in)
+		return host;
+	if (holder >= 0 && i == (uint32_t)holder)
+		return rt_idmap_to_host(r, n, in);
+	return rt_idmap_to_host(r, n, i);
+}
+
+static int keep_one(rt_idmap_range *r, size_t *n, uint32_t in, uint32_t host)
+{
+	if (in >= RT_IDMAP_SIZE)
+		return -ERANGE;
+	int64_t holder = -1;
+	for (size_t k = 0; k < *n; k++)
+		if (host >= r[k].outside && (uint64_t)host < (uint64_t)r[k].outside + r[k].count)
+			holder = (int64_t)r[k].inside + (host - r[k].outside);
+	rt_idmap_range out[RT_IDMAP_MAX];
+	size_t no = 0;
+	for (uint32_t i = 0; i < RT_IDMAP_SIZE; i++) {
+		int64_t h = swapped(r, *n, in, host, holder, i);
+		if (h < 0)
+			continue;
+		if (no > 0 && out[no - 1].inside + out[no - 1].count == i &&
+		    (int64_t)out[no - 1].outside + out[no - 1].count == h) {
+			out[no - 1].count++;
+			continue;
+		}
+		if (no == RT_IDMAP_MAX)
+			return -E2BIG;
+		out[no++] = (rt_idmap_range){i, (uint32_t)h, 1};
+	}
+	memcpy(r, out, no * sizeof(*out));
+	*n = no;
+	return 0;
+}
+
+int rt_idmap_keep_id(rt_idmap *m, uint32_t uid, uint32_t host_uid, uint32_t gid, uint32_t host_gid,
+		     berth_err *e)
+{
+	rt_idmap t = *m;
+	if (keep_one(t.uid, &t.n_uid, uid, host_uid) < 0 ||
+	    keep_one(t.gid, &t.n_gid, gid, host_gid) < 0)
+		return berr(e, -ERANGE,
+			    "Cannot map the host user's ids %u:%u into the machine: they must be "
+			    "below %u and the id map may have at most %d ranges",
+			    uid, gid, RT_IDMAP_SIZE, RT_IDMAP_MAX);
+	*m = t;
+	return 0;
+}

@@ -43,8 +43,8 @@ harness "a pty session's input ends with Ctrl-D" 0 --expect 'ready' --send 'line
 	"${B[@]}" exec "$m" -- sh -c 'echo ready; echo lines=$(wc -l)'
 harness "SIGTERM to berth is forwarded in a pty session" 143 --expect started --signal TERM -- \
 	"${B[@]}" exec "$m" -- sh -c 'echo started; exec sleep 100'
-harness "shell opens a login shell in the host's directory" 4 --expect '# ' \
-	--send 'echo "[$(pwd)] [$0]"\r' --expect '\[/tmp\] \[(/bin/)?sh\]' --send 'exit 4\r' -- \
+harness "shell opens a login shell in the user's home" 4 --expect '# ' \
+	--send 'echo "[$(pwd)] [$0]"\r' --expect '\[/root\] \[(/bin/)?sh\]' --send 'exit 4\r' -- \
 	sh -c 'cd /tmp && exec "$@" shell '"$m" sh "${B[@]}"
 
 # -t without a terminal on stdin: piped input goes through the pty, ended by the terminal's

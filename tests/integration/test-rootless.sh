@@ -37,8 +37,14 @@ acl_before=$(tun_acl)
 
 # --- the user (removed last) ---
 _drop_user() {
-	local d
-	userdel -r "$user" > /dev/null 2>&1 || userdel "$user" > /dev/null 2>&1
+	local d i
+	# userdel refuses while a process of the user is still exiting: retry for a while.
+	for i in $(seq 50); do
+		userdel -r "$user" > /dev/null 2>&1 && break
+		id "$user" > /dev/null 2>&1 || break
+		sleep 0.2
+	done
+	id "$user" > /dev/null 2>&1 && echo "# could not delete user $user: $(userdel "$user" 2>&1)"
 	sed -i "/^$user:/d" /etc/subuid /etc/subgid
 	rm -rf -- "$home" "/tmp/berth-$uid"
 	for d in /sys/fs/cgroup/*/berth-user/"$user" /sys/fs/cgroup/berth-user/"$user"; do

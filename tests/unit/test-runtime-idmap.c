@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "unit.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -67,10 +68,50 @@ static void test_caller(void)
 	CHECK(rt_idmap_for_caller(100000, &m, &e) < 0 && e.msg[0]);
 }
 
+static void test_keep_id(void)
+{
+	berth_err e = {0};
+	/* Root's map: one range; uid 1000 punched out onto host 1000, the rest unchanged. */
+	rt_idmap m = {.n_uid = 1, .n_gid = 1};
+	m.uid[0] = m.gid[0] = (rt_idmap_range){0, 0x10000000u, RT_IDMAP_SIZE};
+	CHECK(rt_idmap_keep_id(&m, 1000, 1000, 1001, 1001, &e) == 0);
+	CHECK(m.n_uid == 3 && m.n_gid == 3);
+	CHECK(rt_idmap_to_host(m.uid, m.n_uid, 0) == 0x10000000);
+	CHECK(rt_idmap_to_host(m.uid, m.n_uid, 999) == 0x10000000 + 999);
+	CHECK(rt_idmap_to_host(m.uid, m.n_uid, 1000) == 1000);
+	CHECK(rt_idmap_to_host(m.uid, m.n_uid, 1001) == 0x10000000 + 1001);
+	CHECK(rt_idmap_to_host(m.uid, m.n_uid, 65535) == 0x10000000 + 65535);
+	CHECK(rt_idmap_to_host(m.gid, m.n_gid, 1001) == 1001);
+	/* No host id appears twice. */
+	for (size_t i = 0; i < m.n_uid; i++)
+		for (size_t j = i + 1; j < m.n_uid; j++)
+			CHECK(m.uid[i].outside + m.uid[i].count <= m.uid[j].outside ||
+			      m.uid[j].outside + m.uid[j].count <= m.uid[i].outside);
+	/* A regular user's map: inside 0 is the user (host 1000), 1.. subordinate ids. The
+	 * user moves to inside 1000 and inside 0 takes the subordinate id 1000 had. */
+	rt_idmap u = {.n_uid = 2, .n_gid = 2};
+	u.uid[0] = u.gid[0] = (rt_idmap_range){0, 1000, 1};
+	u.uid[1] = u.gid[1] = (rt_idmap_range){1, 100000, RT_IDMAP_SIZE - 1};
+	CHECK(rt_idmap_keep_id(&u, 1000, 1000, 1000, 1000, &e) == 0);
+	CHECK(rt_idmap_to_host(u.uid, u.n_uid, 1000) == 1000);
+	CHECK(rt_idmap_to_host(u.uid, u.n_uid, 0) == 100000 + 999);
+	CHECK(rt_idmap_to_host(u.uid, u.n_uid, 1) == 100000);
+	CHECK(rt_idmap_to_host(u.uid, u.n_uid, 1001) == 100000 + 1000);
+	uint64_t total = 0;
+	for (size_t i = 0; i < u.n_uid; i++)
+		total += u.uid[i].count;
+	CHECK(total == RT_IDMAP_SIZE);
+	/* Ids the map cannot hold are refused with a sentence, leaving the map as it was. */
+	rt_idmap before = m;
+	CHECK(rt_idmap_keep_id(&m, 70000, 70000, 0, 0, &e) < 0 && e.msg[0]);
+	CHECK(!memcmp(&before, &m, sizeof(m)));
+}
+
 int main(void)
 {
 	test_parse();
 	test_to_host();
 	test_caller();
+	test_keep_id();
 	return unit_exit("test-runtime-idmap");
 }
