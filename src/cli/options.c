@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
+#include "keepid.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,6 +103,8 @@ int cli_open_store(const berth_ctx *ctx, berth_store *s)
 	berth_err e = {0};
 	if (store_open(ctx->root, s, &e) < 0)
 		return cli_fail(ctx, &e);
+	/* A regular user's layers in use by machines belong to their subordinate ids. */
+	s->rm_foreign = keepid_rm_foreign;
 	return 0;
 }
 

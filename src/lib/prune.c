@@ -160,6 +160,10 @@ static int sweep_dir(berth_store *s, int dirfd, const char *what, const mark_set
 		    S_ISREG(st.st_mode))
 			rep->bytes += (uint64_t)st.st_size;
 		int q = rm_rf_at(dirfd, de->d_name, e);
+		if (q < 0 && s->rm_foreign) {
+			berr_clear(e);
+			q = s->rm_foreign(dirfd, de->d_name, e);
+		}
 		if (q < 0) {
 			r = q;
 			continue;

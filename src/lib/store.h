@@ -38,6 +38,9 @@ typedef struct berth_store {
 	int tmp_fd;    /* root/tmp */
 	int holds_fd;  /* root/holds */
 	int gc_fd;     /* store/.gc.lock, held shared while the store is open (see store_prune) */
+	/* Removes a tree rm_rf_at cannot: a regular user's layers handed to their subordinate
+	 * ids (the machine layer's keep-id). NULL: none. Set by the caller after store_open. */
+	int (*rm_foreign)(int dirfd, const char *name, berth_err *e);
 } berth_store;
 
 /* Open (creating if missing) the store under root. While open, the process holds a shared

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "keepid.h"
 #include "machine-internal.h"
 
 static const char *jstr(json_t *o, const char *k)
@@ -55,14 +56,14 @@ static int boot_plan_host(boot_plan *p, const char *name, json_t *cfg, berth_err
 {
 	p->has_user = host_user_from_json(json_object_get(cfg, "host_user"), &p->user);
 	if (p->has_user) {
-		/* Keep-id needs the host ids in the map: as root they are; a regular user has
-		 * only their own (inside 0) and subordinate ids, see rt_idmap_keep_id. */
-		if (geteuid() == 0) {
-			int r = rt_idmap_keep_id(&p->idmap, p->user.uid, p->user.uid, p->user.gid,
-						 p->user.gid, e);
-			if (r < 0)
-				return r;
-		}
+		/* Keep-id: the user's ids are the same inside. As root they are in the map
+		 * already; a regular user's own ids move from inside 0 to their place, and the
+		 * image's files follow inside 0 (keepid.c) before the machine starts. */
+		int r = rt_idmap_keep_id(&p->idmap, p->user.uid, p->user.uid, p->user.gid,
+					 p->user.gid, e);
+		if (r < 0)
+			return r;
+		p->keep_id = true;
 		host_user_rt(&p->user, !host_home_shared(cfg), &p->rt_user);
 	}
 	return host_binds_from_config(name, cfg, &p->binds, e);
@@ -213,4 +214,13 @@ void boot_plan_free(boot_plan *p)
 	free(p->flat);
 	free(p->berth_init);
 	memset(p, 0, sizeof(*p));
+}
+
+int boot_plan_prepare(const boot_plan *p, int machine_dfd, berth_err *e)
+{
+	if (!p->keep_id || geteuid() == 0)
+		return 0;
+	return keepid_prepare(&p->idmap, p->user.uid, p->user.gid, machine_dfd,
+			      (const char *const *)p->lower, p->n_lower,
+			      p->upper ? p->upper : p->flat, e);
 }

@@ -31,6 +31,7 @@
 #include "host-user.h"
 #include "image.h"
 #include "inroot.h"
+#include "keepid.h"
 #include "layers.h"
 #include "store.h"
 
@@ -552,44 +553,15 @@ int machine_stop(const berth_ctx *ctx, const char *name, int timeout_ms, bool fo
 	return r;
 }
 
-typedef struct rm_args {
-	int dirfd;
-	const char *name;
-} rm_args;
-
-static int rm_in_userns(void *arg)
-{
-	const rm_args *a = arg;
-	berth_err ignore = {0};
-	return rm_rf_at(a->dirfd, a->name, &ignore);
-}
-
 /* A regular user's machine directory holds files of its subordinate ids, which the user
- * removes as root of a user namespace with the machine's own id map (as podman unshare). */
-static int rm_machine_dir(const berth_ctx *ctx, int mfd, const char *name, berth_err *e)
+ * removes as root of a user namespace with them (as podman unshare). */
+static int rm_machine_dir(int mfd, const char *name, berth_err *e)
 {
 	int r = rm_rf_at(mfd, name, e);
 	if (r >= 0 || geteuid() == 0)
 		return r;
 	berr_clear(e);
-	_cleanup_json_ json_t *cfg = NULL;
-	json_int_t slot = 0;
-	if (machine_config_load(ctx, name, &cfg, e) == 0 &&
-	    json_is_integer(json_object_get(cfg, "idmap_slot")))
-		slot = json_integer_value(json_object_get(cfg, "idmap_slot"));
-	berr_clear(e);
-	rt_idmap map;
-	r = rt_idmap_for_caller((unsigned)slot, &map, e);
-	if (r < 0)
-		return r;
-	rm_args a = {mfd, name};
-	r = rt_userns_run(&map, rm_in_userns, &a, e);
-	if (r < 0 && !e->code)
-		berr_errno(e, r,
-			   "Cannot remove %s, even as root of a user namespace with the machine's "
-			   "id map",
-			   name);
-	return r;
+	return keepid_rm_foreign(mfd, name, e);
 }
 
 int machine_remove(const berth_ctx *ctx, const char *name, bool force, berth_err *e)
@@ -649,7 +621,7 @@ int machine_remove(const berth_ctx *ctx, const char *name, bool force, berth_err
 	_cleanup_close_ int mfd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd < 0)
 		return berr_errno(e, -errno, "Cannot open %s", mdir);
-	r = rm_machine_dir(ctx, mfd, name, e);
+	r = rm_machine_dir(mfd, name, e);
 	if (r < 0)
 		return berr_prefix(e, "Cannot remove machine '%s'", name);
 	_cleanup_free_ char *def = NULL;

@@ -391,6 +391,8 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 	r = boot_plan_load(mo->root, mo->name, cfg, &plan, e);
 	if (r >= 0)
 		r = network_config_load(cfg, &mo->net, e);
+	if (r >= 0)
+		r = boot_plan_prepare(&plan, mo->dirfd, e);
 	json_decref(cfg);
 	if (plan.mountpoint && !strstr(plan.mountpoint, "XXXXXX")) {
 		snprintf(mo->mountpoint, sizeof(mo->mountpoint), "%s", plan.mountpoint);

@@ -639,6 +639,21 @@ static int rm_tree(const char *dir)
 	return r;
 }
 
+static int rm_tree_in_userns(void *path)
+{
+	return rm_tree(path);
+}
+
+/* A regular user's machine owns its delegated cgroup as a subordinate id (keep-id moves
+ * its root there), so what its init made below it goes as root of a user namespace. */
+static int rm_tree_as_machine_root(const char *path)
+{
+	rt_idmap map;
+	berth_err ignore = {0};
+	int r = rt_idmap_for_caller(0, &map, &ignore);
+	return r < 0 ? r : rt_userns_run(&map, rm_tree_in_userns, (void *)path, &ignore);
+}
+
 int rt_cgroup_destroy(const rt_cgroup *cg, berth_err *e)
 {
 	for (size_t i = 0; i < cg->n; i++) {
@@ -658,6 +673,8 @@ int rt_cgroup_destroy(const rt_cgroup *cg, berth_err *e)
 				kill_tree(cg->h[i].path);
 			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 		}
+		if ((r == -EACCES || r == -EPERM) && geteuid() != 0)
+			r = rm_tree_as_machine_root(cg->h[i].path);
 		if (r < 0)
 			return berr_errno(e, r, "Cannot remove the machine's cgroup %s",
 					  cg->h[i].path);

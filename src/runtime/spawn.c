@@ -68,6 +68,16 @@ static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int so
 	/* Refused when newgidmap set "deny": then there is nothing to drop anyway. */
 	if (setgroups(0, NULL) < 0 && errno != EPERM)
 		child_fail(sock, &e, berr_errno(&e, -errno, "Cannot clear supplementary groups"));
+	/* A regular user's machine: its root hands itself its cgroup and console (the user
+	 * cannot give them to a subordinate id; root of the machine's user namespace can). */
+	if (c->idmap->helpers) {
+		if (rt_cgroup_delegate(cg, 0, 0, &e) < 0)
+			child_fail(sock, &e, e.code);
+		if (c->console_fd >= 0 && fchown(c->console_fd, 0, (gid_t)-1) < 0)
+			child_fail(sock, &e,
+				   berr_errno(&e, -errno,
+					      "Cannot hand the console to the machine's root"));
+	}
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(sock, &e, berr_errno(&e, -errno, "Cannot create the cgroup namespace"));
 	if (sethostname(c->name, strlen(c->name)) < 0)
@@ -242,7 +252,9 @@ int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e)
 	r = rt_idmap_write(pid, &m->idmap, e);
 	if (r == 0)
 		r = rt_cgroup_enter(&m->cg, pid, e);
-	if (r == 0)
+	/* With the setuid helpers' map the machine's root may be a subordinate id, which only
+	 * the machine's own root can hand things to: the child does it (child_main). */
+	if (r == 0 && !m->idmap.helpers)
 		r = rt_cgroup_delegate(&m->cg, (uid_t)uid0, (gid_t)gid0, e);
 	if (r == 0 && c->console_fd >= 0 && !m->idmap.helpers &&
 	    fchown(c->console_fd, (uid_t)uid0, (gid_t)tty_gid) < 0)

@@ -129,6 +129,31 @@ bad_map=$(awk -v u="$uid" -v s="$sub" '{ if (!($2 == u && $3 == 1) && !($2 >= s 
 [ -s "$T/out" ] && [ -z "$bad_map" ] && ok "the id map uses only $user's ids ($(tr -s ' \n' ' ' < "$T/out"))" ||
 	fail "the id map uses only the user's ids" "$(_show_run)"
 check "exec as the default user" "${B[@]}" exec "$m" -- id
+run "${B[@]}" exec "$m" -- sh -c 'id -un; id -u; id -g'
+[ "$(tr '\n' ' ' < "$T/out")" = "$user $uid $gid " ] && ok "exec runs as $user with the host's ids (keep-id)" ||
+	fail "exec runs as $user with the host's ids (keep-id)" "$(_show_run)"
+run "${B[@]}" exec "$m" -- stat -c '%u:%g %n' / /etc/passwd /usr/bin/sudo
+[ "$(cut -d' ' -f1 "$T/out" | sort -u)" = "0:0" ] && ok "the image's files stay root's inside" ||
+	fail "the image's files stay root's inside" "$(_show_run)"
+run "${B[@]}" exec "$m" -- sudo -n id -u
+[ "$(cat "$T/out")" = 0 ] && ok "sudo works inside a rootless machine" || fail "sudo works inside a rootless machine" "$(_show_run)"
+as_user sh -c 'echo from-host > ~/host-file'
+run "${B[@]}" exec "$m" -- stat -c '%u:%g' "$home/host-file"
+[ "$(cat "$T/out")" = "$uid:$gid" ] && ok "the host home's files are the machine user's" ||
+	fail "the host home's files are the machine user's" "$(_show_run)"
+check "the machine user writes in the home" "${B[@]}" exec "$m" -- sh -c "echo x > $home/made-inside"
+[ "$(stat -c '%u:%g' "$home/made-inside" 2> /dev/null)" = "$uid:$gid" ] && ok "... and the file is $user's on the host" ||
+	fail "... and the file is $user's on the host" "$(stat -c '%u:%g' "$home/made-inside" 2>&1)"
+# nat networking through pasta, as the user: the host's loopback at the gateway.
+mkdir -p "$T/www" && echo rootless-canary > "$T/www/canary" && chmod -R a+rX "$T"
+hport=$(free_port)
+$PY -m http.server -b 127.0.0.1 "$hport" --directory "$T/www" > /dev/null 2>&1 &
+hpid=$!
+defer_kill "$hpid"
+wait_for_port "$hport" "$hpid" || fail "the host service starts"
+run "${B[@]}" exec "$m" -- bash -c 'gw=$(ip route | awk "/^default/ {print \$3}"); exec 3<> /dev/tcp/$gw/'"$hport"'; printf "GET /canary HTTP/1.0\r\n\r\n" >&3; tail -n 1 <&3'
+[ "$(cat "$T/out")" = rootless-canary ] && ok "a rootless nat machine reaches a host loopback service" ||
+	fail "a rootless nat machine reaches a host loopback service" "$(_show_run)" "$(tail -5 "$root/machines/$m/console.log")"
 st=$("${B[@]}" exec "$m" -- systemctl is-system-running --wait 2> /dev/null)
 case $st in running | degraded) ok "systemd reports $st" ;; *) fail "systemd reports running" "state '$st'; $("${B[@]}" exec "$m" -- systemctl --failed --no-legend 2>&1)" ;; esac
 grep -q "berth-user/$user" "/proc/$(state "$m" init_pid)/cgroup" && ok "the init is in the delegated cgroup" ||
@@ -157,3 +182,6 @@ for d in $dirs; do [ ! -e "$d" ] || left+=" $d"; done
 	fail "--undo restores /dev/net/tun" "$(ls -l /dev/net/tun)" "before: $acl_before" "after: $(tun_acl)"
 [ ! -e "/var/lib/berth/users/$user.json" ] && ok "--undo removes its record" || fail "--undo removes its record"
 EXPECT_MATCH="setup-user" expect_fail "create after --undo fails again with the command" "${B[@]}" create "$m" mdeb:1
+check "image rm as $user" "${B[@]}" image rm mdeb:1
+check "image prune as $user removes layers handed to subordinate ids" "${B[@]}" image prune
+[ -z "$(ls -A "$root/layers" 2> /dev/null)" ] && ok "no layer is left" || fail "no layer is left" "$(ls -la "$root/layers")"
