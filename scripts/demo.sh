@@ -21,7 +21,8 @@ if ! "$berth" inspect "$machine" > /dev/null 2>&1; then
 fi
 [ "$("$berth" inspect "$machine" | jq -r .status)" = running ] || "$berth" start "$machine"
 "$berth" ls
-"$berth" exec "$machine" -- sh -c 'cat /etc/os-release | head -1; uname -r; systemctl is-system-running'
+"$berth" inspect "$machine" | jq .host_access
+"$berth" exec "$machine" -- sh -c 'cat /etc/os-release | head -1; uname -r; systemctl is-system-running; getent hosts deb.debian.org || true'
 stamp="written before the stop at $(date -u +%FT%TZ)"
 "$berth" exec "$machine" -- sh -c "echo '$stamp' > /root/demo-note"
 "$berth" stop "$machine"

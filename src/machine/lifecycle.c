@@ -235,6 +235,10 @@ static int host_access_config(const machine_create_opts *o, json_t *cfg, berth_e
 		return berr(e, -EINVAL,
 			    "An --isolated machine shares nothing with the host; drop --home and "
 			    "--mount, or drop --isolated");
+	if (o->isolated && o->net.mode == MACHINE_NET_HOST)
+		return berr(e, -EINVAL,
+			    "An --isolated machine cannot share the host's network; drop "
+			    "--network host (it gets its own network, nat) or drop --isolated");
 	int r = host_user_detect(&u, &found, e);
 	if (r < 0)
 		return r;

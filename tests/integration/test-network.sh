@@ -147,6 +147,7 @@ check "rm -f nh" "${B[@]}" rm -f nh
 
 # --- bad input ---
 EXPECT_MATCH="nat, host or none" expect_fail "a bad --network is refused" "${B[@]}" create x net-bb:1 --network bridge
+EXPECT_MATCH="isolated" expect_fail "--isolated with --network host is refused" "${B[@]}" create x net-bb:1 --isolated --network host
 EXPECT_MATCH="nat" expect_fail "-p with --network host is refused" "${B[@]}" create x net-bb:1 --network host -p 8080:80
 for spec in 0:80 70000:80 8080:0 8080 abc:80 8080:80/sctp 999.1.1.1:8080:80; do
 	expect_fail "-p $spec is refused" "${B[@]}" create x net-bb:1 -p "$spec"
