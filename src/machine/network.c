@@ -119,10 +119,12 @@ int machine_publish_parse(const char *spec, machine_publish *out, berth_err *e)
 		return 0;
 	}
 	unsigned char buf[16];
-	if (inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1) {
-		snprintf(out->host_ip, sizeof(out->host_ip), "%s", ip);
+	/* Kept in the normal form inet_ntop writes (which also fits host_ip). */
+	int af = inet_pton(AF_INET, ip, buf) == 1    ? AF_INET
+		 : inet_pton(AF_INET6, ip, buf) == 1 ? AF_INET6
+						     : 0;
+	if (af && inet_ntop(af, buf, out->host_ip, sizeof(out->host_ip)))
 		return 0;
-	}
 	return berr(e, -EINVAL, "-p %s: '%s' is not a numeric IPv4 or IPv6 address of the host", s,
 		    ip);
 }
