@@ -330,6 +330,15 @@ static void net_stop(monitor *mo)
 	net_child_stop(&mo->pasta);
 }
 
+/* Whether the machine's init still runs (without reaping it). */
+static bool init_alive(monitor *mo)
+{
+	siginfo_t si = {0};
+	if (waitid(P_PIDFD, (id_t)mo->m.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return false;
+	return si.si_pid == 0;
+}
+
 /* nat: connect the machine's network namespace with pasta and follow its listening ports.
  * A pasta that cannot start fails the start, with nothing left running. */
 static int net_start(monitor *mo, berth_err *e)
@@ -344,6 +353,13 @@ static int net_start(monitor *mo, berth_err *e)
 	}
 	char desc[1024];
 	int r = pasta_start(&mo->net, mo->m.pid, &mo->pasta, desc, sizeof(desc), e);
+	if (r < 0 && !init_alive(mo)) {
+		/* The init ended before pasta could join it: that is the failure to report,
+		 * and the main loop does, with the console. */
+		console_log_say(&mo->log, "network: not connected, the init ended first");
+		berr_clear(e);
+		return 0;
+	}
 	if (r < 0) {
 		berth_err ignore = {0};
 		int st;

@@ -126,6 +126,7 @@ static int join_ns(pid_t pid, const char *ns, int type)
 static _Noreturn void helper_main(pid_t init_pid, int sock)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "berth-portfwd-n"); /* not the monitor's name in ps and pgrep */
 	char self[64], target[64];
 	snprintf(self, sizeof(self), "/proc/self/ns/user");
 	snprintf(target, sizeof(target), "/proc/%d/ns/user", (int)init_pid);
@@ -378,6 +379,7 @@ static bool pump(fwd_dir *d, int src, int dst, short src_ev)
 static _Noreturn void forwarder_main(fwd *f)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "berth-portfwd");
 	int64_t next_scan = 0;
 	struct pollfd p[FWD_MAX_PORTS + 2 * FWD_MAX_CONNS + 1];
 	for (;;) {
