@@ -330,6 +330,16 @@ static void net_stop(monitor *mo)
 	net_child_stop(&mo->pasta);
 }
 
+/* Kill a machine that failed to start, reap its init and remove its cgroup. */
+static void machine_kill_now(monitor *mo, berth_err *e)
+{
+	int st;
+	rt_machine_kill(&mo->m, SIGKILL, e);
+	rt_machine_wait(&mo->m, -1, &st, e);
+	rt_cgroup_destroy(&mo->m.cg, e);
+	rt_machine_release(&mo->m);
+}
+
 /* Whether the machine's init still runs (without reaping it). */
 static bool init_alive(monitor *mo)
 {
@@ -362,27 +372,35 @@ static int net_start(monitor *mo, berth_err *e)
 	}
 	if (r < 0) {
 		berth_err ignore = {0};
-		int st;
-		rt_machine_kill(&mo->m, SIGKILL, &ignore);
-		rt_machine_wait(&mo->m, -1, &st, &ignore);
-		rt_cgroup_destroy(&mo->m.cg, &ignore);
-		rt_machine_release(&mo->m);
+		machine_kill_now(mo, &ignore);
 		return r;
 	}
 	console_log_say(&mo->log, "network: nat through pasta (process %d): %s", (int)mo->pasta.pid,
 			desc);
-	if (mo->net.isolated)
+	bool udp = false;
+	for (size_t i = 0; i < mo->net.n_publish; i++)
+		udp |= mo->net.publish[i].udp;
+	if (mo->net.isolated && !udp)
 		return 0;
 	berth_err fe = {0};
-	if (portfwd_start(&mo->net, mo->m.pid, mo->log.fd, &mo->fwd, &fe) < 0)
+	if (portfwd_start(&mo->net, mo->m.pid, mo->log.fd, &mo->fwd, &fe) < 0) {
+		if (udp) { /* published ports are promised: fail the start */
+			berth_err ignore = {0};
+			net_child_stop(&mo->pasta);
+			machine_kill_now(mo, &ignore);
+			*e = fe;
+			return fe.code ? fe.code : -EIO;
+		}
 		console_log_say(&mo->log,
 				"network: ports the machine listens on are not forwarded: %s",
 				fe.msg);
-	else
-		console_log_say(&mo->log,
-				"network: forwarding ports the machine listens on to 127.0.0.1 "
-				"(process %d)",
+	} else {
+		console_log_say(&mo->log, "network: %s (process %d)",
+				mo->net.isolated ? "relaying published UDP ports"
+						 : "forwarding ports the machine listens on to "
+						   "127.0.0.1, relaying published UDP ports",
 				(int)mo->fwd.pid);
+	}
 	return 0;
 }
 

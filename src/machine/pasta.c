@@ -164,25 +164,23 @@ int pasta_start(const machine_net_opts *o, pid_t init_pid, net_child *c, char *d
 	add_arg(argv, &n, max, "--foreground");
 	add_arg(argv, &n, max, "--quiet");
 	add_arg(argv, &n, max, "--config-net");
-	size_t ntcp = 0, nudp = 0;
+	/* Published UDP ports are the port forwarder's (udpfwd.c). */
+	size_t ntcp = 0;
 	for (size_t i = 0; i < o->n_publish; i++) {
 		const machine_publish *p = &o->publish[i];
-		snprintf(specs[i], sizeof(specs[i]), "%s/%u:%u", p->host_ip, p->host_port, p->port);
-		add_arg(argv, &n, max, p->udp ? "-u" : "-t");
-		add_arg(argv, &n, max, specs[i]);
 		if (p->udp)
-			nudp++;
-		else
-			ntcp++;
+			continue;
+		snprintf(specs[i], sizeof(specs[i]), "%s/%u:%u", p->host_ip, p->host_port, p->port);
+		add_arg(argv, &n, max, "-t");
+		add_arg(argv, &n, max, specs[i]);
+		ntcp++;
 	}
 	if (!ntcp) {
 		add_arg(argv, &n, max, "-t");
 		add_arg(argv, &n, max, "none");
 	}
-	if (!nudp) {
-		add_arg(argv, &n, max, "-u");
-		add_arg(argv, &n, max, "none");
-	}
+	add_arg(argv, &n, max, "-u");
+	add_arg(argv, &n, max, "none");
 	add_arg(argv, &n, max, "-T");
 	add_arg(argv, &n, max, "none");
 	add_arg(argv, &n, max, "-U");

@@ -37,6 +37,7 @@
 
 #include "cleanup.h"
 #include "runtime.h"
+#include "udpfwd.h"
 
 #define FWD_MAX_PORTS 128
 #define FWD_MAX_CONNS 256
@@ -74,6 +75,7 @@ typedef struct fwd {
 	fwd_conn conns[FWD_MAX_CONNS];
 	size_t n_conns;
 	unsigned char failed[65536 / 8]; /* ports already reported as not forwardable */
+	udpfwd udp;			 /* published UDP ports (udpfwd.c) */
 } fwd;
 
 static int64_t mono_ms(void)
@@ -121,8 +123,8 @@ static int join_ns(pid_t pid, const char *ns, int type)
 	return setns(fd, type) < 0 ? -errno : 0;
 }
 
-/* Requests are one byte (the address family); answers one byte (0 or an errno) with the
- * socket attached. */
+/* Requests are one byte (the address family, 4 or 6, plus 0x80 for a UDP socket); answers
+ * one byte (0 or an errno) with the socket attached. */
 static _Noreturn void helper_main(pid_t init_pid, int sock)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -145,7 +147,8 @@ static _Noreturn void helper_main(pid_t init_pid, int sock)
 			continue;
 		if (n <= 0)
 			_exit(0);
-		int s = socket(fam == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int type = fam & 0x80 ? SOCK_DGRAM : SOCK_STREAM;
+		int s = socket((fam & 0x7f) == 6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
 		unsigned char code = s < 0 ? (unsigned char)errno : 0;
 		if (rt_send_fd(sock, &code, 1, s) < 0)
 			_exit(0);
@@ -155,9 +158,9 @@ static _Noreturn void helper_main(pid_t init_pid, int sock)
 }
 
 /* A TCP socket in the machine's network namespace, or a negative errno. */
-static int inside_socket(fwd *f, int family)
+static int inside_socket(fwd *f, int family, int type)
 {
-	unsigned char fam = family == AF_INET6 ? 6 : 4;
+	unsigned char fam = (family == AF_INET6 ? 6 : 4) | (type == SOCK_DGRAM ? 0x80 : 0);
 	if (send(f->helper, &fam, 1, MSG_NOSIGNAL) != 1)
 		return -EPIPE;
 	unsigned char code = 0;
@@ -170,6 +173,11 @@ static int inside_socket(fwd *f, int family)
 	if (code || s < 0)
 		return code ? -(int)code : -EPIPE;
 	return s;
+}
+
+static int inside_socket_cb(void *arg, int family, int type)
+{
+	return inside_socket(arg, family, type);
 }
 
 /* ---- scanning /proc/PID/net/tcp{,6} ----------------------------------------------------- */
@@ -318,7 +326,7 @@ static void accept_conn(fwd *f, fwd_port *p)
 		close(a);
 		return;
 	}
-	int b = inside_socket(f, p->family);
+	int b = inside_socket(f, p->family, SOCK_STREAM);
 	if (b < 0) {
 		close(a);
 		return;
@@ -381,13 +389,15 @@ static _Noreturn void forwarder_main(fwd *f)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "berth-portfwd");
 	int64_t next_scan = 0;
-	struct pollfd p[FWD_MAX_PORTS + 2 * FWD_MAX_CONNS + 1];
+	struct pollfd
+	    p[FWD_MAX_PORTS + 2 * FWD_MAX_CONNS + 1 + MACHINE_PUBLISH_MAX + UDPFWD_MAX_SESSIONS];
 	for (;;) {
 		int64_t now = mono_ms();
 		if (now >= next_scan) {
 			if (kill(f->init_pid, 0) < 0 && errno == ESRCH)
 				_exit(0);
-			scan(f);
+			if (!f->o->isolated) /* an isolated machine's ports are its own */
+				scan(f);
 			next_scan = now + FWD_SCAN_MS;
 		}
 		size_t n = 0;
@@ -414,6 +424,8 @@ static _Noreturn void forwarder_main(fwd *f)
 			p[n++] = (struct pollfd){.fd = c->a, .events = ea};
 			p[n++] = (struct pollfd){.fd = c->b, .events = eb};
 		}
+		size_t udp0 = n;
+		n += udpfwd_pollfds(&f->udp, p + n);
 		int tmo = (int)(next_scan - mono_ms());
 		int k = poll(p, n, tmo < 0 ? 0 : tmo);
 		if (k < 0 && errno != EINTR)
@@ -422,6 +434,7 @@ static _Noreturn void forwarder_main(fwd *f)
 			continue;
 		if (p[0].revents & (POLLHUP | POLLERR))
 			_exit(0); /* the helper is gone: the machine's namespace is */
+		udpfwd_handle(&f->udp, p + udp0, inside_socket_cb, f, mono_ms());
 		/* Connections first (indices shift when one closes; walk backwards). */
 		for (size_t i = f->n_conns; i-- > 0;) {
 			fwd_conn *c = &f->conns[i];
@@ -453,9 +466,17 @@ int portfwd_start(const machine_net_opts *o, pid_t init_pid, int log_fd, net_chi
 {
 	c->pid = 0;
 	c->pidfd = -1;
+	/* The host's side of published UDP ports, bound here so that a taken one fails now;
+	 * the forwarder inherits them (the monitor keeps none). */
+	static fwd f;
+	int r = udpfwd_bind(&f.udp, o, e);
+	if (r < 0)
+		return r;
 	pid_t pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		udpfwd_close(&f.udp);
 		return berr_errno(e, -errno, "Cannot start the port forwarder");
+	}
 	if (pid == 0) {
 		sigset_t none;
 		sigemptyset(&none);
@@ -463,8 +484,13 @@ int portfwd_start(const machine_net_opts *o, pid_t init_pid, int log_fd, net_chi
 		signal(SIGPIPE, SIG_IGN);
 		/* Keep only the log: none of the monitor's sockets, ptys or locks. */
 		int log = log_fd >= 0 ? fcntl(log_fd, F_DUPFD_CLOEXEC, 100) : -1;
-		for (int fd = 3; fd < 100; fd++)
-			close(fd);
+		for (int fd = 3; fd < 100; fd++) {
+			bool keep = false;
+			for (size_t i = 0; i < f.udp.n_ports; i++)
+				keep |= f.udp.ports[i].fd == fd;
+			if (!keep)
+				close(fd);
+		}
 		int sp[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 			_exit(1);
@@ -478,13 +504,13 @@ int portfwd_start(const machine_net_opts *o, pid_t init_pid, int log_fd, net_chi
 			helper_main(init_pid, sp[1]);
 		}
 		close(sp[1]);
-		static fwd f;
 		f.init_pid = init_pid;
 		f.log_fd = log;
 		f.helper = sp[0];
 		f.o = o;
 		forwarder_main(&f);
 	}
+	udpfwd_close(&f.udp);
 	c->pid = pid;
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	return 0;

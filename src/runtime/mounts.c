@@ -379,6 +379,12 @@ static int bind_at(mctx *m, const char *src, int src_fd, const char *path, bool 
 {
 	struct stat st;
 	int sr = src_fd >= 0 ? fstat(src_fd, &st) : stat(src, &st);
+	if (sr < 0 && !optional && (errno == EACCES || errno == EPERM))
+		return berr_errno(m->e, -errno,
+				  "Cannot bind '%s' into the machine: the machine's root (not host "
+				  "root) cannot reach it; make it and the directories above it "
+				  "searchable by others (chmod o+x)",
+				  src);
 	if (sr < 0)
 		return optional
 			   ? 0

@@ -97,6 +97,46 @@ run curl -s -m 5 "http://127.0.0.1:$pub/"
 check "rm -f n1" "${B[@]}" rm -f n1
 if [ -n "$pp2" ] && kill -0 "$pp2" 2> /dev/null; then fail "rm -f stops pasta"; else ok "rm -f stops pasta"; fi
 
+# --- a published UDP port, to a static echo server built here and mounted in ---
+mkdir -p "$T/bin"
+EXPECT_MATCH="searchable" expect_fail "a mount the machine's root cannot reach says why" \
+	"${B[@]}" create u0 net-bb:1 --mount "$T/bin:/opt/t:ro" --start
+"${B[@]}" rm -f u0 > /dev/null 2>&1
+chmod 755 "$T"
+if musl-gcc -static -O2 -o "$T/bin/udp-echo" "$top/tests/fixtures/udp-echo.c" 2> "$T/err"; then
+	uport=$(free_port)
+	machine u1
+	check "create with -p HOSTPORT:PORT/udp" "${B[@]}" create u1 net-bb:1 -p "127.0.0.1:$uport:5353/udp" \
+		--mount "$T/bin:/opt/t:ro" --start
+	track u1
+	up=$(pasta_pid u1)
+	[ -n "$up" ] && defer _kill_if_same "$up" "$(awk '{print $22}' "/proc/$up/stat" 2> /dev/null)"
+	check "start a UDP echo server in the machine" "${B[@]}" exec --root u1 -- sh -c 'setsid /opt/t/udp-echo 5353 > /dev/null 2>&1 < /dev/null &'
+	run $PY -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for _ in range(20):
+    s.sendto(b"ping", ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recv(100).decode()); break
+    except socket.timeout:
+        pass' "$uport"
+	[ "$(cat "$T/out")" = echo:ping ] && ok "a published UDP port reaches the server in the machine" ||
+		fail "a published UDP port reaches the server in the machine" "$(_show_run)"
+	run "${B[@]}" inspect u1
+	[ "$(jq -r '.host_access.network.published[0].proto' "$T/out")" = udp ] && ok "inspect shows the UDP port" ||
+		fail "inspect shows the UDP port" "$(_show_run)"
+	machine u2
+	check "create a second machine publishing the same UDP port" "${B[@]}" create u2 net-bb:1 -p "127.0.0.1:$uport:53/udp"
+	EXPECT_MATCH="UDP port" expect_fail "a taken UDP port fails the start with a sentence" "${B[@]}" start u2
+	is_stopped u2 && ok "... and that machine is stopped" || fail "... and that machine is stopped" "$(cat "$root/machines/u2/state.json")"
+	check "rm u2" "${B[@]}" rm -f u2
+	check "rm -f u1" "${B[@]}" rm -f u1
+else
+	fail "build the UDP echo server with musl-gcc" "$(cat "$T/err")"
+fi
+
 # --- a published port that is taken fails the start with a sentence ---
 machine n2
 check "create a machine publishing the host service's port" "${B[@]}" create n2 net-bb:1 -p "$hport:80"
