@@ -152,6 +152,12 @@ int layer_unpack_one(const berth_ctx *ctx, berth_store *s, const oci_descriptor 
 			 layer->digest, actual, diff_id);
 		goto fail;
 	}
+	/* layer.json marks the layer whole: everything it describes goes to disk first, with
+	 * one syncfs for the layer rather than an fsync for each of its files. */
+	if (syncfs(tmpfd) < 0) {
+		r = berr_errno(e, -errno, "Cannot flush unpacked layer %s to disk", layer->digest);
+		goto fail;
+	}
 	r = write_layer_json(tmpfd, layer, diff_id, chain, &st, e);
 	if (r < 0)
 		goto fail;

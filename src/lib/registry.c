@@ -24,6 +24,7 @@ const char registry_manifest_accept[] =
 #define ERRBODY_MAX (16 * 1024)
 #define MAX_REDIRECTS 10
 #define MAX_RETRIES 3
+#define RECV_BUFFER_SIZE (512L * 1024)
 
 const char *registry_display(const registry *r)
 {
@@ -207,6 +208,8 @@ void registry_setup_curl(registry *r, CURL *h, char *errbuf)
 	/* A stalled transfer (under 1 byte/s for a minute) is a timeout. */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	/* Layers are large: receive (and write to the blob) in large pieces, not 16 KiB ones. */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fs-spread.h"
 #include "inroot.h"
 #include "manifest.h"
 #include "ref.h"
@@ -128,6 +129,7 @@ int store_open(const char *root, berth_store *s, berth_err *e)
 		r = e->code;
 		goto fail;
 	}
+	fs_spread_subdirs(s->tmp_fd); /* layers are unpacked below tmp/; see fs-spread.h */
 	if (mkdirat(s->store_fd, "blobs", 0700) < 0 && errno != EEXIST) {
 		r = berr_errno(e, -errno, "Cannot create %s/store/blobs", abs);
 		goto fail;

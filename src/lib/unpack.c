@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "decompress.h"
 #include "inroot.h"
+#include "read-ahead.h"
 #include "strset.h"
 #include "unpack-meta.h"
 
@@ -51,7 +52,7 @@ typedef struct unpacker {
 	unpack_read_fn rd;
 	void *rd_opaque;
 	berth_err *rd_err; /* filled by the source when it has a better sentence */
-	sha256_ctx *hash;
+	read_ahead *ra;	   /* instead of rd: chunks read (and hashed) ahead by another thread */
 	unsigned char *buf;
 	bool src_eof;
 	ssize_t src_fail;
@@ -633,9 +634,12 @@ static la_ssize_t read_cb(struct archive *a, void *opaque, const void **buf)
 	if (u->src_eof || u->src_fail)
 		return u->src_fail ? -1 : 0;
 	ssize_t n;
-	do
-		n = u->rd(u->rd_opaque, u->buf, BUF_SIZE);
-	while (n == -EINTR);
+	if (u->ra)
+		n = read_ahead_next(u->ra, buf);
+	else
+		do
+			n = u->rd(u->rd_opaque, u->buf, BUF_SIZE);
+		while (n == -EINTR);
 	if (n < 0) {
 		u->src_fail = n;
 		if (a)
@@ -644,15 +648,14 @@ static la_ssize_t read_cb(struct archive *a, void *opaque, const void **buf)
 	}
 	if (n == 0)
 		u->src_eof = true;
-	else if (u->hash)
-		sha256_update(u->hash, u->buf, (size_t)n);
 	return n;
 }
 
 static int source_error(unpacker *u)
 {
-	if (u->rd_err && u->rd_err->code)
-		return berr(u->e, u->rd_err->code, "%s", u->rd_err->msg);
+	const berth_err *re = u->ra ? read_ahead_error(u->ra) : u->rd_err;
+	if (re && re->code)
+		return berr(u->e, re->code, "%s", re->msg);
 	return berr_errno(u->e, (int)u->src_fail, "Cannot read the layer's tar stream");
 }
 
@@ -708,7 +711,7 @@ static int run(unpacker *u)
 	return finish_dirs(u);
 }
 
-static int unpack_run(unpack_read_fn rd, void *opaque, berth_err *rd_err, sha256_ctx *hash,
+static int unpack_run(unpack_read_fn rd, void *opaque, berth_err *rd_err, read_ahead *ra,
 		      int dest_dirfd, const unpack_opts *opts, unpack_stats *stats, berth_err *e)
 {
 	static const unpack_opts defaults = {0};
@@ -729,10 +732,11 @@ static int unpack_run(unpack_read_fn rd, void *opaque, berth_err *rd_err, sha256
 	    .rd = rd,
 	    .rd_opaque = opaque,
 	    .rd_err = rd_err,
-	    .hash = hash,
+	    .ra = ra,
 	};
-	u.buf = malloc(BUF_SIZE);
-	int r = u.buf ? run(&u) : berr(e, -ENOMEM, "Out of memory starting to read a layer");
+	if (!ra)
+		u.buf = malloc(BUF_SIZE);
+	int r = u.buf || ra ? run(&u) : berr(e, -ENOMEM, "Out of memory starting to read a layer");
 	if (u.a)
 		archive_read_free(u.a);
 	cache_drop(&u);
@@ -775,7 +779,12 @@ int unpack_layer_fd(int blob_fd, layer_compression comp, int dest_dirfd, const u
 		decompressor_free(s.d);
 		return berr(e, r, "Cannot start a SHA-256 digest");
 	}
-	r = unpack_run(blob_read, &s, &s.err, &h, dest_dirfd, opts, stats, e);
+	/* Inflating and hashing (in the read-ahead thread) overlap with writing the files. */
+	read_ahead *ra = NULL;
+	r = read_ahead_start(blob_read, &s, &s.err, &h, &ra, e);
+	if (r == 0)
+		r = unpack_run(NULL, NULL, NULL, ra, dest_dirfd, opts, stats, e);
+	read_ahead_stop(ra); /* before anything the thread uses goes */
 	decompressor_free(s.d);
 	if (r < 0) {
 		sha256_free(&h);
