@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "store.h"
+#include "inroot.h"
 
 #define KEEPID_DONE "keepid-done"
 
@@ -136,8 +136,7 @@ typedef struct rm_args {
 static int rm_in_userns(void *arg)
 {
 	const rm_args *a = arg;
-	berth_err ignore = {0};
-	return rm_rf_at(a->dirfd, a->name, &ignore);
+	return inroot_rm_rf(a->dirfd, a->name);
 }
 
 int keepid_rm_foreign(int dirfd, const char *name, berth_err *e)

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -421,33 +422,40 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 	int r = json_load_at(mo->dirfd, MACHINE_CONFIG, &cfg, e);
 	if (r < 0)
 		return r == -ENOENT ? berr(e, r, "Machine '%s' has no config.json", mo->name) : r;
-	boot_plan plan;
-	r = boot_plan_load(mo->root, mo->name, cfg, &plan, e);
+	/* The plan is large (host bind paths): on the heap, so that its pages go back to the
+	 * system once booted instead of staying in the monitor's stack for its whole life. */
+	_cleanup_free_ boot_plan *plan = malloc(sizeof(*plan));
+	if (!plan) {
+		json_decref(cfg);
+		return berr(e, -ENOMEM, "Out of memory for the boot plan of machine '%s'",
+			    mo->name);
+	}
+	r = boot_plan_load(mo->root, mo->name, cfg, plan, e);
 	if (r >= 0)
 		r = network_config_load(cfg, &mo->net, e);
 	if (r >= 0)
-		r = boot_plan_prepare(&plan, mo->dirfd, e);
+		r = boot_plan_prepare(plan, mo->dirfd, e);
 	json_decref(cfg);
-	if (plan.mountpoint && !strstr(plan.mountpoint, "XXXXXX")) {
-		snprintf(mo->mountpoint, sizeof(mo->mountpoint), "%s", plan.mountpoint);
-		save_state(mo, json_pack("{s:s}", "mountpoint", plan.mountpoint));
+	if (plan->mountpoint && !strstr(plan->mountpoint, "XXXXXX")) {
+		snprintf(mo->mountpoint, sizeof(mo->mountpoint), "%s", plan->mountpoint);
+		save_state(mo, json_pack("{s:s}", "mountpoint", plan->mountpoint));
 	}
 	if (r >= 0)
 		r = open_console(mo, e);
 	if (r < 0) {
-		boot_plan_free(&plan);
+		boot_plan_free(plan);
 		return r;
 	}
-	mo->kind = plan.init.kind;
-	mo->stop_signal = plan.init.stop_signal;
+	mo->kind = plan->init.kind;
+	mo->stop_signal = plan->init.stop_signal;
 	console_log_say(&mo->log, "starting machine %s: init %s (%s)", mo->name,
-			rt_init_name(plan.init.kind), plan.init.path);
+			rt_init_name(plan->init.kind), plan->init.path);
 	rt_config c;
-	boot_plan_config(&plan, mo->name, mo->slave, &c);
+	boot_plan_config(plan, mo->name, mo->slave, &c);
 	c.private_network = mo->net.mode != MACHINE_NET_HOST;
 	_cleanup_free_ char *resolv = network_resolv_conf(mo->net.mode);
 	c.resolv_conf = resolv;
-	c.resolv_conf_replace_image = !image_file_changed(&plan, "etc/resolv.conf");
+	c.resolv_conf_replace_image = !image_file_changed(plan, "etc/resolv.conf");
 	r = rt_spawn(&c, &mo->m, e);
 	if (r >= 0)
 		r = net_start(mo, e);
@@ -457,9 +465,9 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 		save_state(mo, json_pack("{s:s,s:i,s:I,s:{s:s,s:s}}", "status", "starting",
 					 "init_pid", (int)mo->m.pid, "init_start",
 					 (json_int_t)proc_start_time(mo->m.pid), "init", "kind",
-					 rt_init_name(mo->kind), "path", plan.init.path));
+					 rt_init_name(mo->kind), "path", plan->init.path));
 	}
-	boot_plan_free(&plan);
+	boot_plan_free(plan);
 	return r;
 }
 
@@ -646,6 +654,10 @@ int main(int argc, char **argv)
 	int lock_fd = atoi(argv[3]);
 	int timeout_ms = atoi(argv[5]);
 	berth_err e = {0};
+	/* A fixed threshold: large blocks (the boot plan) are always mapped on their own and
+	 * given back when freed, also after a reboot from inside (glibc would otherwise raise
+	 * the threshold after the first free and keep the next one in the heap). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	signal(SIGPIPE, SIG_IGN);
 	/* The lock and the ready pipe must not leak into the machine. */
 	fcntl(lock_fd, F_SETFD, FD_CLOEXEC);
