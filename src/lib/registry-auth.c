@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "cleanup.h"
+#include "curl-loader.h"
 #include "registry-internal.h"
 
 #define TOKEN_RESPONSE_MAX (64 * 1024)
@@ -53,14 +54,14 @@ static int query_add(char **q, const char *name, const char *value)
 /* Build realm?service=...&scope=repository:<repo>:pull. */
 static int token_url(registry *r, const auth_challenge *ch, char **url, berth_err *e)
 {
-	CURLU *u = curl_url();
+	CURLU *u = curl_fn.url();
 	if (!u)
 		return berr(e, -ENOMEM, "Out of memory");
 	int k = 0;
 	char *scheme = NULL, *old = NULL, *base = NULL;
 	_cleanup_free_ char *q = NULL, *scope = NULL;
-	if (curl_url_set(u, CURLUPART_URL, ch->realm, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+	if (curl_fn.url_set(u, CURLUPART_URL, ch->realm, 0) != CURLUE_OK ||
+	    curl_fn.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
 		k = bad_realm(r, ch->realm, "is not a valid URL", e);
 		goto out;
 	}
@@ -68,7 +69,8 @@ static int token_url(registry *r, const auth_challenge *ch, char **url, berth_er
 		k = bad_realm(r, ch->realm, "does not use HTTPS", e);
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_QUERY, &old, 0) == CURLUE_OK && old && !(q = strdup(old))) {
+	if (curl_fn.url_get(u, CURLUPART_QUERY, &old, 0) == CURLUE_OK && old &&
+	    !(q = strdup(old))) {
 		k = berr(e, -ENOMEM, "Out of memory");
 		goto out;
 	}
@@ -83,9 +85,9 @@ static int token_url(registry *r, const auth_challenge *ch, char **url, berth_er
 		goto out;
 	}
 	/* Append the query by hand: curl's URL API would lowercase the percent-encoding. */
-	if (curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
-	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_URL, &base, 0) != CURLUE_OK) {
+	if (curl_fn.url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
+	    curl_fn.url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_fn.url_get(u, CURLUPART_URL, &base, 0) != CURLUE_OK) {
 		k = bad_realm(r, ch->realm, "cannot take a query", e);
 		goto out;
 	}
@@ -94,10 +96,10 @@ static int token_url(registry *r, const auth_challenge *ch, char **url, berth_er
 		k = berr(e, -ENOMEM, "Out of memory");
 	}
 out:
-	curl_free(base);
-	curl_free(old);
-	curl_free(scheme);
-	curl_url_cleanup(u);
+	curl_fn.free(base);
+	curl_fn.free(old);
+	curl_fn.free(scheme);
+	curl_fn.url_cleanup(u);
 	return k;
 }
 
@@ -117,18 +119,18 @@ static int fetch_token(registry_conn *c, const auth_challenge *ch, char **token,
 		x.body = (membuf){.max = TOKEN_RESPONSE_MAX};
 		x.sink_err = 0;
 		registry_xfer_attach(c->h, &x);
-		curl_easy_setopt(c->h, CURLOPT_URL, url);
+		curl_fn.easy_setopt(c->h, CURLOPT_URL, url);
 		/* curl-managed credentials: dropped when redirected to another host. */
-		curl_easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c->h, CURLOPT_MAXREDIRS, 5L);
+		curl_fn.easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_fn.easy_setopt(c->h, CURLOPT_MAXREDIRS, 5L);
 		if (r->user) {
-			curl_easy_setopt(c->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(c->h, CURLOPT_USERNAME, r->user);
-			curl_easy_setopt(c->h, CURLOPT_PASSWORD, r->pass);
+			curl_fn.easy_setopt(c->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_fn.easy_setopt(c->h, CURLOPT_USERNAME, r->user);
+			curl_fn.easy_setopt(c->h, CURLOPT_PASSWORD, r->pass);
 		}
-		CURLcode cc = curl_easy_perform(c->h);
+		CURLcode cc = curl_fn.easy_perform(c->h);
 		long status = 0;
-		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+		curl_fn.easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
 		x.status = status;
 		bool transient =
 		    (cc != CURLE_OK && cc != CURLE_WRITE_ERROR && registry_curl_transient(cc)) ||
@@ -215,13 +217,13 @@ int registry_open(const berth_ctx *ctx, const berth_ref *ref, bool tls_verify,
 		  const atomic_bool *abort, registry **out, berth_err *e)
 {
 	*out = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return berr(e, -ENOMEM, "Cannot initialise libcurl");
+	/* Here, before the pull's threads start; libcurl stays initialised until exit. */
+	int k = curl_load(e);
+	if (k < 0)
+		return k;
 	registry *r = calloc(1, sizeof(*r));
-	if (!r) {
-		curl_global_cleanup();
+	if (!r)
 		return berr(e, -ENOMEM, "Out of memory");
-	}
 	pthread_mutex_init(&r->lock, NULL);
 	r->ctx = ctx;
 	r->abort = abort;
@@ -239,8 +241,8 @@ int registry_open(const berth_ctx *ctx, const berth_ref *ref, bool tls_verify,
 		registry_close(r);
 		return berr(e, -ENOMEM, "Out of memory");
 	}
-	int k = auth_find_credentials(r->display, r->repository, &r->user, &r->pass,
-				      &r->cred_source, e);
+	k = auth_find_credentials(r->display, r->repository, &r->user, &r->pass, &r->cred_source,
+				  e);
 	if (k < 0) {
 		registry_close(r);
 		return k;
@@ -309,5 +311,4 @@ void registry_close(registry *r)
 	free(r->authz);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
-	curl_global_cleanup();
 }

@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "cleanup.h"
+#include "curl-loader.h"
 #include "digest.h"
 #include "manifest.h"
 #include "registry-internal.h"
@@ -157,7 +158,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *ud)
 	http_xfer *x = ud;
 	size_t len = size * n;
 	long status = 0;
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_fn.easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	x->status = status;
 	if (status < 200 || status >= 300) {
 		membuf_append(&x->errbody, data, len); /* keep the start, drop the rest */
@@ -191,35 +192,35 @@ static int on_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 void registry_xfer_attach(CURL *h, http_xfer *x)
 {
 	x->curl = h;
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	curl_fn.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_fn.easy_setopt(h, CURLOPT_HEADERDATA, x);
+	curl_fn.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_fn.easy_setopt(h, CURLOPT_WRITEDATA, x);
 }
 
 /* Common options for every transfer on h. */
 void registry_setup_curl(registry *r, CURL *h, char *errbuf)
 {
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_fn.easy_reset(h);
+	curl_fn.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_fn.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_fn.easy_setopt(h, CURLOPT_USERAGENT, "berth/" BERTH_VERSION);
+	curl_fn.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* A stalled transfer (under 1 byte/s for a minute) is a timeout. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_fn.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_fn.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
 	/* Layers are large: receive (and write to the blob) in large pieces, not 16 KiB ones. */
-	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
+	curl_fn.easy_setopt(h, CURLOPT_BUFFERSIZE, RECV_BUFFER_SIZE);
+	curl_fn.easy_setopt(h, CURLOPT_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
+	curl_fn.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
+	curl_fn.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
+	curl_fn.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
 	if (r->cainfo)
-		curl_easy_setopt(h, CURLOPT_CAINFO, r->cainfo);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
-	curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+		curl_fn.easy_setopt(h, CURLOPT_CAINFO, r->cainfo);
+	curl_fn.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_fn.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	curl_fn.easy_setopt(h, CURLOPT_XFERINFODATA, r);
+	curl_fn.easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
 }
 
 /* Same scheme, host and port as the registry's API endpoint? */
@@ -251,37 +252,37 @@ static CURLcode http_get(registry_conn *c, const char *url, const char *accept, 
 		struct curl_slist *hdrs = NULL;
 		char line[64];
 		if (accept)
-			hdrs = curl_slist_append(hdrs, accept);
+			hdrs = curl_fn.slist_append(hdrs, accept);
 		if (authz) {
 			_cleanup_free_ char *h = NULL;
 			if (asprintf(&h, "Authorization: %s", authz) < 0) {
-				curl_slist_free_all(hdrs);
+				curl_fn.slist_free_all(hdrs);
 				return CURLE_OUT_OF_MEMORY;
 			}
-			hdrs = curl_slist_append(hdrs, h);
+			hdrs = curl_fn.slist_append(hdrs, h);
 			explicit_bzero(h, strlen(h));
 		}
 		if (range_from > 0) {
 			snprintf(line, sizeof(line), "Range: bytes=%" PRIu64 "-", range_from);
-			hdrs = curl_slist_append(hdrs, line);
+			hdrs = curl_fn.slist_append(hdrs, line);
 		}
 		registry_setup_curl(r, c->h, errbuf);
 		http_xfer_reset(x);
 		registry_xfer_attach(c->h, x);
-		curl_easy_setopt(c->h, CURLOPT_URL, cur);
-		curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
+		curl_fn.easy_setopt(c->h, CURLOPT_URL, cur);
+		curl_fn.easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
 		errbuf[0] = 0;
-		CURLcode cc = curl_easy_perform(c->h);
-		curl_slist_free_all(hdrs);
+		CURLcode cc = curl_fn.easy_perform(c->h);
+		curl_fn.slist_free_all(hdrs);
 		if (cc != CURLE_OK)
 			return cc;
 		long status = 0;
-		curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+		curl_fn.easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
 		x->status = status;
 		if (status < 300 || status >= 400 || status == 304)
 			return CURLE_OK;
 		char *loc = NULL;
-		curl_easy_getinfo(c->h, CURLINFO_REDIRECT_URL, &loc);
+		curl_fn.easy_getinfo(c->h, CURLINFO_REDIRECT_URL, &loc);
 		if (!loc)
 			return CURLE_OK; /* a 3xx without a usable Location: caller reports it */
 		if (hop >= MAX_REDIRECTS) {
@@ -332,7 +333,7 @@ static bool status_transient(long status)
 int registry_curl_error(registry *r, CURLcode cc, const char *errbuf, const char *what,
 			berth_err *e)
 {
-	const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
+	const char *detail = errbuf && *errbuf ? errbuf : curl_fn.easy_strerror(cc);
 	switch (cc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return berr(
@@ -773,7 +774,7 @@ registry_conn *registry_conn_new(registry *r, berth_err *e)
 		return NULL;
 	}
 	c->r = r;
-	c->h = curl_easy_init();
+	c->h = curl_fn.easy_init();
 	if (!c->h) {
 		free(c);
 		berr(e, -ENOMEM, "Cannot start a libcurl session");
@@ -786,6 +787,6 @@ void registry_conn_free(registry_conn *c)
 {
 	if (!c)
 		return;
-	curl_easy_cleanup(c->h);
+	curl_fn.easy_cleanup(c->h);
 	free(c);
 }
