@@ -43,6 +43,9 @@ const char *cli_human_size(double bytes, char *buf, size_t len);
 		"debug", no_argument, NULL, OPT_DEBUG                                              \
 	}
 int cli_common_opt(berth_ctx *ctx, int c);
+/* An option character the verb did not handle itself: a common option (returns -1: go on),
+ * --help (prints usage, returns 0) or an unknown one (returns cli_usage()'s 125). */
+int cli_other_opt(berth_ctx *ctx, int c, const char *verb, const char *usage);
 /* Parse the options of a verb that has only the common ones. Returns -1 to go on (optind is
  * the first operand), else the exit code to return (0 after --help, 125 on bad usage). */
 int cli_parse_common(berth_ctx *ctx, int argc, char **argv, const char *verb, const char *usage);

@@ -152,13 +152,9 @@ int cmd_create(berth_ctx *ctx, int argc, char **argv)
 						 optarg);
 			break;
 		default: {
-			int r = cli_common_opt(ctx, c);
-			if (r == 0) {
-				fputs(usage, stdout);
-				return 0;
-			}
-			if (r < 0)
-				return cli_usage(ctx, "create", "Unknown option");
+			int r = cli_other_opt(ctx, c, "create", usage);
+			if (r >= 0)
+				return r;
 		}
 		}
 	}

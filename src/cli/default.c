@@ -32,13 +32,9 @@ int cmd_default(berth_ctx *ctx, int argc, char **argv)
 			clear = true;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "default", "Unknown option");
+		int r = cli_other_opt(ctx, c, "default", usage);
+		if (r >= 0)
+			return r;
 	}
 	if (argc - optind > 1 || (clear && optind < argc))
 		return cli_usage(ctx, "default", "'default' takes at most one machine name");

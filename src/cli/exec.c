@@ -187,13 +187,9 @@ int cmd_exec(berth_ctx *ctx, int argc, char **argv)
 			env[n_env++] = optarg;
 			break;
 		default: {
-			int r = cli_common_opt(ctx, c);
-			if (r == 0) {
-				fputs(usage, stdout);
-				return 0;
-			}
-			if (r < 0)
-				return cli_usage(ctx, "exec", "Unknown or incomplete option");
+			int r = cli_other_opt(ctx, c, "exec", usage);
+			if (r >= 0)
+				return r;
 		}
 		}
 	}

@@ -72,13 +72,9 @@ int cmd_image_pull(berth_ctx *ctx, int argc, char **argv)
 						 optarg);
 			break;
 		default: {
-			int r = cli_common_opt(ctx, c);
-			if (r == 0) {
-				fputs(usage, stdout);
-				return 0;
-			}
-			if (r < 0)
-				return cli_usage(ctx, "image pull", "Unknown option");
+			int r = cli_other_opt(ctx, c, "image pull", usage);
+			if (r >= 0)
+				return r;
 		}
 		}
 	}

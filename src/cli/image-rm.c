@@ -102,13 +102,9 @@ int cmd_image_rm(berth_ctx *ctx, int argc, char **argv)
 			force = true;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "image rm", "Unknown option");
+		int r = cli_other_opt(ctx, c, "image rm", usage);
+		if (r >= 0)
+			return r;
 	}
 	if (optind >= argc)
 		return cli_usage(ctx, "image rm", "Name at least one image to remove");

@@ -101,13 +101,9 @@ int cmd_logs(berth_ctx *ctx, int argc, char **argv)
 			follow = true;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "logs", "Unknown option");
+		int r = cli_other_opt(ctx, c, "logs", usage);
+		if (r >= 0)
+			return r;
 	}
 	if (argc - optind > 1)
 		return cli_usage(ctx, "logs", "'logs' takes one machine name");

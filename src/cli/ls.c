@@ -33,13 +33,9 @@ int cmd_ls(berth_ctx *ctx, int argc, char **argv)
 			all = true;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "ls", "Unknown option");
+		int r = cli_other_opt(ctx, c, "ls", usage);
+		if (r >= 0)
+			return r;
 	}
 	if (optind < argc)
 		return cli_usage(ctx, "ls", "'ls' takes no arguments");

@@ -108,19 +108,27 @@ int cli_open_store(const berth_ctx *ctx, berth_store *s)
 	return 0;
 }
 
+int cli_other_opt(berth_ctx *ctx, int c, const char *verb, const char *usage)
+{
+	int r = cli_common_opt(ctx, c);
+	if (r > 0)
+		return -1;
+	if (r == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	return cli_usage(ctx, verb, "Unknown or incomplete option");
+}
+
 int cli_parse_common(berth_ctx *ctx, int argc, char **argv, const char *verb, const char *usage)
 {
 	static const struct option opts[] = {CLI_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
 	int c;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, verb, "Unknown option");
+		int r = cli_other_opt(ctx, c, verb, usage);
+		if (r >= 0)
+			return r;
 	}
 	return -1;
 }

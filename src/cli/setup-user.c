@@ -47,13 +47,9 @@ int cmd_setup_user(berth_ctx *ctx, int argc, char **argv)
 			undo = true;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "setup-user", "Unknown or incomplete option");
+		int r = cli_other_opt(ctx, c, "setup-user", usage);
+		if (r >= 0)
+			return r;
 	}
 	if (argc - optind != 1)
 		return cli_usage(ctx, "setup-user", "'setup-user' takes one user name");

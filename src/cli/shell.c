@@ -40,13 +40,9 @@ int cmd_shell(berth_ctx *ctx, int argc, char **argv)
 		} else if (c == OPT_ROOT) {
 			as_root = true;
 		} else {
-			int r = cli_common_opt(ctx, c);
-			if (r == 0) {
-				fputs(usage, stdout);
-				return 0;
-			}
-			if (r < 0)
-				return cli_usage(ctx, "shell", "Unknown or incomplete option");
+			int r = cli_other_opt(ctx, c, "shell", usage);
+			if (r >= 0)
+				return r;
 		}
 	}
 	if (argc - optind > 1)

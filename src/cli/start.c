@@ -41,13 +41,9 @@ int cli_machine_start(berth_ctx *ctx, int argc, char **argv, const char *verb, c
 			*(c == 'T' ? &timeout : &stop_time) = (int)v;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(help, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, verb, "Unknown option");
+		int r = cli_other_opt(ctx, c, verb, help);
+		if (r >= 0)
+			return r;
 	}
 	if (argc - optind > 1)
 		return cli_usage(ctx, verb, "'%s' takes one machine name", verb);

@@ -44,13 +44,9 @@ int cmd_stop(berth_ctx *ctx, int argc, char **argv)
 			force = true;
 			continue;
 		}
-		int r = cli_common_opt(ctx, c);
-		if (r == 0) {
-			fputs(usage, stdout);
-			return 0;
-		}
-		if (r < 0)
-			return cli_usage(ctx, "stop", "Unknown option");
+		int r = cli_other_opt(ctx, c, "stop", usage);
+		if (r >= 0)
+			return r;
 	}
 	if (argc - optind > 1)
 		return cli_usage(ctx, "stop", "'stop' takes one machine name");

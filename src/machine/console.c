@@ -59,25 +59,32 @@ void console_log_write(console_log *c, const void *data, size_t len)
 	}
 }
 
-void console_log_say(console_log *c, const char *fmt, ...)
+size_t console_line_v(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	char buf[2300];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	int n = (int)strftime(buf, sizeof(buf), "\r\n[berth %FT%TZ] ", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 3, fmt, ap);
-	va_end(ap);
+	int n = (int)strftime(buf, size, "\r\n[berth %FT%TZ] ", &tm);
+	int m = vsnprintf(buf + n, size - (size_t)n - 3, fmt, ap);
 	if (m < 0)
-		return;
+		return 0;
 	n += m;
-	if (n > (int)sizeof(buf) - 3)
-		n = (int)sizeof(buf) - 3;
+	if (n > (int)size - 3)
+		n = (int)size - 3;
 	buf[n++] = '\r';
 	buf[n++] = '\n';
-	console_log_write(c, buf, (size_t)n);
+	return (size_t)n;
+}
+
+void console_log_say(console_log *c, const char *fmt, ...)
+{
+	char buf[2300];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = console_line_v(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n)
+		console_log_write(c, buf, n);
 }
 
 void console_log_close(console_log *c)

@@ -156,44 +156,6 @@ static int delegate_dir(const char *dir, uid_t uid, gid_t gid, bool *changed)
 	return 0;
 }
 
-static bool tree_populated(const char *dir)
-{
-	char p[PATH_MAX + 32], procs[64];
-	snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
-	if (read_text(p, procs, sizeof(procs)) == 0 && procs[0] >= '0' && procs[0] <= '9')
-		return true;
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		char sub[PATH_MAX];
-		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) < (int)sizeof(sub) &&
-		    tree_populated(sub))
-			return true;
-	}
-	return false;
-}
-
-/* rmdir a cgroup tree with no processes, deepest first. */
-static int rm_cgroup_tree(const char *dir)
-{
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		char sub[PATH_MAX];
-		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
-		int r = rm_cgroup_tree(sub);
-		if (r < 0)
-			return r;
-	}
-	return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 /* The mounted hierarchies (as root every one is listed). */
 static int hierarchies(rt_cgroup *cg, berth_err *e)
 {
@@ -267,7 +229,7 @@ static int undo_cgroups(const char *user, json_t *list, berth_err *e)
 		const char *dir = json_string_value(v);
 		if (!ours(dir, user))
 			continue;
-		if (tree_populated(dir))
+		if (rt_cgroup_dir_populated(dir))
 			return berr(e, -EBUSY,
 				    "User '%s' still has processes in the cgroup %s (running "
 				    "machines?); stop them with 'berth stop' as that user first",
@@ -279,7 +241,7 @@ static int undo_cgroups(const char *user, json_t *list, berth_err *e)
 		if (!ours(dir, user))
 			continue;
 		size_t dl = strlen(dir);
-		int r = rm_cgroup_tree(dir);
+		int r = rt_cgroup_dir_remove(dir);
 		if (r < 0)
 			return berr_errno(e, r, "Cannot remove the cgroup %s of user '%s'", dir,
 					  user);

@@ -68,18 +68,27 @@ static char *find_pasta(void)
 	return NULL;
 }
 
-/* Whether the namespace of pid has an IPv4 default route (pasta configured it). */
-static bool has_default_route(pid_t pid)
+/* The start of /proc/PID/net/NAME (NUL-terminated) into buf; false when unreadable or empty. */
+static bool proc_net_read(pid_t pid, const char *name, char *buf, size_t size)
 {
-	char p[64], buf[8192];
-	snprintf(p, sizeof(p), "/proc/%d/net/route", (int)pid);
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/net/%s", (int)pid, name);
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n = read(fd, buf, size - 1);
 	if (n <= 0)
 		return false;
 	buf[n] = 0;
+	return true;
+}
+
+/* Whether the namespace of pid has an IPv4 default route (pasta configured it). */
+static bool has_default_route(pid_t pid)
+{
+	char buf[8192];
+	if (!proc_net_read(pid, "route", buf, sizeof(buf)))
+		return false;
 	char *save = NULL;
 	strtok_r(buf, "\n", &save); /* header */
 	for (char *l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -94,15 +103,9 @@ static bool has_default_route(pid_t pid)
 /* Whether the namespace of pid has an interface other than lo (IPv6-only hosts). */
 static bool has_interface(pid_t pid)
 {
-	char p[64], buf[4096];
-	snprintf(p, sizeof(p), "/proc/%d/net/if_inet6", (int)pid);
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (!proc_net_read(pid, "if_inet6", buf, sizeof(buf)))
 		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	/* Lines end in the interface name; a global address on a non-lo interface. */
 	char *save = NULL;
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {

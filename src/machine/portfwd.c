@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "console.h"
 #include "runtime.h"
 #include "udpfwd.h"
 
@@ -86,28 +87,29 @@ static int64_t mono_ms(void)
 }
 
 /* A line in the console log, in the monitor's format. */
+static size_t console_line(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static size_t console_line(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = console_line_v(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
 static void say(fwd *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(fwd *f, const char *fmt, ...)
 {
 	if (f->log_fd < 0)
 		return;
-	char buf[512];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	int n = (int)strftime(buf, sizeof(buf), "\r\n[berth %FT%TZ] network: ", &tm);
+	char msg[448], buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 3, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (m < 0)
-		return;
-	n += m;
-	if (n > (int)sizeof(buf) - 3)
-		n = (int)sizeof(buf) - 3;
-	buf[n++] = '\r';
-	buf[n++] = '\n';
-	if (write(f->log_fd, buf, (size_t)n) < 0)
+	size_t n = console_line(buf, sizeof(buf), "network: %s", msg);
+	if (n && write(f->log_fd, buf, n) < 0)
 		return;
 }
 

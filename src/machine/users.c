@@ -300,24 +300,24 @@ int machine_user_resolve(pid_t init_pid, const char *spec, machine_user *u, bert
 	return 0;
 }
 
-bool machine_path_is_dir(pid_t init_pid, const char *path)
+/* Whether path (absolute) opens with flags inside the machine's root. */
+static bool path_opens(pid_t init_pid, const char *path, int flags)
 {
 	if (!path || path[0] != '/')
 		return false;
 	_cleanup_close_ int root = open_root(init_pid);
 	if (root < 0)
 		return false;
-	_cleanup_close_ int fd = inroot_open(root, path, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int fd = inroot_open(root, path, flags);
 	return fd >= 0;
+}
+
+bool machine_path_is_dir(pid_t init_pid, const char *path)
+{
+	return path_opens(init_pid, path, O_PATH | O_DIRECTORY);
 }
 
 bool machine_path_exists(pid_t init_pid, const char *path)
 {
-	if (!path || path[0] != '/')
-		return false;
-	_cleanup_close_ int root = open_root(init_pid);
-	if (root < 0)
-		return false;
-	_cleanup_close_ int fd = inroot_open(root, path, O_PATH);
-	return fd >= 0;
+	return path_opens(init_pid, path, O_PATH);
 }

@@ -564,7 +564,7 @@ int rt_cgroup_reclaim(const rt_cgroup *cg, uint64_t *freed, berth_err *e)
 	return 0;
 }
 
-static bool tree_populated(const char *dir)
+bool rt_cgroup_dir_populated(const char *dir)
 {
 	char procs[64];
 	if (read_at(dir, "cgroup.procs", procs, sizeof(procs)) == 0 && procs[0])
@@ -576,7 +576,7 @@ static bool tree_populated(const char *dir)
 			continue;
 		char sub[PATH_MAX];
 		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) < (int)sizeof(sub) &&
-		    tree_populated(sub))
+		    rt_cgroup_dir_populated(sub))
 			return true;
 	}
 	return false;
@@ -585,7 +585,7 @@ static bool tree_populated(const char *dir)
 bool rt_cgroup_populated(const rt_cgroup *cg)
 {
 	for (size_t i = 0; i < cg->n; i++)
-		if (tree_populated(cg->h[i].path))
+		if (rt_cgroup_dir_populated(cg->h[i].path))
 			return true;
 	return false;
 }
@@ -618,7 +618,7 @@ static void kill_tree(const char *dir)
 	}
 }
 
-static int rm_tree(const char *dir)
+int rt_cgroup_dir_remove(const char *dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	if (!d)
@@ -630,7 +630,7 @@ static int rm_tree(const char *dir)
 			continue;
 		char sub[PATH_MAX];
 		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
-		int s = rm_tree(sub);
+		int s = rt_cgroup_dir_remove(sub);
 		if (s < 0 && r == 0)
 			r = s;
 	}
@@ -641,7 +641,7 @@ static int rm_tree(const char *dir)
 
 static int rm_tree_in_userns(void *path)
 {
-	return rm_tree(path);
+	return rt_cgroup_dir_remove(path);
 }
 
 /* A regular user's machine owns its delegated cgroup as a subordinate id (keep-id moves
@@ -666,7 +666,7 @@ int rt_cgroup_destroy(const rt_cgroup *cg, berth_err *e)
 	for (size_t i = 0; i < cg->n; i++) {
 		int r = 0;
 		for (int attempt = 0; attempt < 500; attempt++) {
-			r = rm_tree(cg->h[i].path);
+			r = rt_cgroup_dir_remove(cg->h[i].path);
 			if (r != -EBUSY)
 				break;
 			if (attempt % 50 == 49)

@@ -133,6 +133,11 @@ typedef struct rt_stats {
 	int64_t memory_limit, cpu_millis, pids_limit; /* 0 = none */
 } rt_stats;
 
+/* A cgroup directory tree outside an rt_cgroup (a delegated subtree, say): whether a
+ * process is in it anywhere, and removing it deepest first (a missing tree is fine). */
+bool rt_cgroup_dir_populated(const char *dir);
+int rt_cgroup_dir_remove(const char *dir);
+
 /*
  * Compute the machine's cgroup paths without touching anything: in every mounted hierarchy,
  * <parent>/berth-<name>, where parent is `parent` (a path inside the hierarchy, e.g.
