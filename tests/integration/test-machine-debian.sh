@@ -88,7 +88,13 @@ persisted "after stop and start"
 # --- a reboot from inside ---
 old=$(state "$m" init_pid)
 "${B[@]}" exec "$m" -- systemctl reboot > /dev/null 2>&1
-rebooted() { [ "$(state "$m" status)" = running ] && [ "$(state "$m" init_pid)" != "$old" ]; }
+# Status and init from one read of state.json: two reads could pair the old boot's
+# "running" with the new boot's init while it is still starting.
+rebooted() {
+	local s
+	s=$(jq -r '"\(.status) \(.init_pid)"' "$root/machines/$m/state.json" 2> /dev/null)
+	[ "${s%% *}" = running ] && [ "${s#* }" != "$old" ]
+}
 wait_until 60 rebooted && ok "systemctl reboot boots the machine again" ||
 	fail "systemctl reboot boots the machine again" "$(cat "$root/machines/$m/state.json"; tail -5 "$root/machines/$m/console.log")"
 track "$m"
