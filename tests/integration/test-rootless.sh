@@ -172,6 +172,21 @@ check "rm as $user" "${B[@]}" rm "$m"
 	fail "rm removes the machine" "$(find "$root/machines/$m" -maxdepth 3 2> /dev/null | head)"
 [ -z "$(cgroup_dirs "$m")" ] && ok "no cgroup left after rm" || fail "no cgroup left after rm" "$(cgroup_dirs "$m")"
 
+# --- a limit on a controller that is not delegated is refused, never ignored ---
+pdir=/sys/fs/cgroup/pids/berth-user/$user
+if [ -d "$pdir" ]; then
+	lim=lim-$$
+	machine "$lim"
+	chown 0:0 "$pdir" "$pdir/cgroup.procs"
+	check "create with --pids while pids is not delegated" "${B[@]}" create "$lim" mdeb:1 --pids 100
+	EXPECT_MATCH="not delegated" expect_fail "a limit on a controller not delegated is refused with a sentence" \
+		"${B[@]}" start "$lim"
+	is_stopped "$lim" || [ "$(state "$lim" status)" = null ] && ok "... and the machine does not run" ||
+		fail "... and the machine does not run" "$(cat "$root/machines/$lim/state.json" 2> /dev/null)"
+	chown "$uid:$gid" "$pdir" "$pdir/cgroup.procs"
+	check "rm $lim" "${B[@]}" rm -f "$lim"
+fi
+
 # --- undo ---
 check "setup-user --undo" "$BERTH" setup-user --undo "$user"
 left=""
