@@ -10,7 +10,7 @@
 #define DIGEST_HEX_LEN 64
 
 typedef struct sha256_ctx {
-	void *md; /* EVP_MD_CTX* */
+	void *md; /* SHA256_CTX* */
 } sha256_ctx;
 
 int sha256_init(sha256_ctx *c);
