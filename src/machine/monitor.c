@@ -67,7 +67,8 @@ typedef struct monitor {
 	char status_text[256];
 	char mountpoint[512];
 	machine_net_opts net;
-	net_child pasta, fwd; /* nat: pasta and the port forwarder, children of ours */
+	net_child pasta, fwd;	 /* nat: pasta and the port forwarder, children of ours */
+	rt_cgroup_warmup warmup; /* runs from the monitor's start until the first boot */
 	char fail[sizeof(((berth_err *)0)->msg) + 8192];
 } monitor;
 
@@ -456,6 +457,7 @@ static int boot(monitor *mo, int timeout_ms, berth_err *e)
 	_cleanup_free_ char *resolv = network_resolv_conf(mo->net.mode);
 	c.resolv_conf = resolv;
 	c.resolv_conf_replace_image = !image_file_changed(plan, "etc/resolv.conf");
+	rt_cgroup_warmup_finish(&mo->warmup);
 	r = rt_spawn(&c, &mo->m, e);
 	if (r >= 0)
 		r = net_start(mo, e);
@@ -626,6 +628,7 @@ static int reboot_machine(monitor *mo, int timeout_ms, berth_err *e)
 
 static int start_failed(monitor *mo, const berth_err *e)
 {
+	rt_cgroup_warmup_finish(&mo->warmup);
 	console_log_say(&mo->log, "machine %s failed to start: %s", mo->name, e->msg);
 	unlinkat(mo->dirfd, MACHINE_CONTROL, 0);
 	if (mo->mountpoint[0])
@@ -669,6 +672,8 @@ int main(int argc, char **argv)
 	sigaddset(&ss, SIGHUP);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	mo.sig_fd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* With the signals above blocked, so that the thread leaves them to the signalfd. */
+	rt_cgroup_warmup_start(&mo.warmup);
 
 	char d[4096];
 	snprintf(d, sizeof(d), "%s/machines/%s", mo.root, mo.name);

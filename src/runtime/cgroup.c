@@ -327,17 +327,29 @@ int rt_cgroup_create(const rt_cgroup *cg, const rt_limits *l, berth_err *e)
 	return l ? rt_cgroup_set_limits(cg, l, e) : 0;
 }
 
-int rt_cgroup_enter(const rt_cgroup *cg, pid_t pid, berth_err *e)
+int rt_cgroup_enter(const rt_cgroup *cg, pid_t pid, bool skip_v2, berth_err *e)
 {
 	char v[32];
 	snprintf(v, sizeof(v), "%d", (int)pid);
 	for (size_t i = 0; i < cg->n; i++) {
+		if (skip_v2 && cg->h[i].v2)
+			continue;
 		int r = write_at(cg->h[i].path, "cgroup.procs", v);
 		if (r < 0)
 			return berr_errno(e, r, "Cannot move process %d into cgroup %s", (int)pid,
 					  cg->h[i].path);
 	}
 	return 0;
+}
+
+int rt_cgroup_open_v2_dir(const rt_cgroup *cg)
+{
+	for (size_t i = 0; i < cg->n; i++)
+		if (cg->h[i].v2) {
+			int fd = open(cg->h[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			return fd < 0 ? -errno : fd;
+		}
+	return -ENOENT;
 }
 
 int rt_cgroup_delegate(const rt_cgroup *cg, uid_t uid, gid_t gid, berth_err *e)

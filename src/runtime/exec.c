@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,43 +62,45 @@ static ssize_t read_all(int fd, void *buf, size_t len)
 	return (ssize_t)off;
 }
 
-/* Join PID 1's cgroup in every hierarchy where it is inside the machine's cgroup (so a
- * systemd-managed tree gets no process in an inner node), else the machine's cgroup. */
-static int join_cgroups(const rt_machine *m)
+/* Where a process run in the machine goes in hierarchy h: PID 1's cgroup when it is inside
+ * the machine's cgroup (so a systemd-managed tree gets no process in an inner node), else
+ * the machine's cgroup. pid1_cgroup is PID 1's /proc/PID/cgroup. */
+static void cgroup_target(const rt_cg_hier *h, const char *pid1_cgroup, char *out, size_t size)
 {
-	char p[64], text[8192];
-	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)m->pid);
-	ssize_t r = rt_read_file(p, text, sizeof(text));
-	if (r < 0)
-		return (int)r;
+	snprintf(out, size, "%s", h->path);
+	for (const char *line = pid1_cgroup; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		const char *c1 = memchr(line, ':', len);
+		const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+		bool match =
+		    c2 && (h->v2 ? (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1)
+				 : strlen(h->controllers) == (size_t)(c2 - c1 - 1) &&
+				       !strncmp(c1 + 1, h->controllers, (size_t)(c2 - c1 - 1)));
+		if (match) {
+			char cand[PATH_MAX];
+			snprintf(cand, sizeof(cand), "%s%.*s", h->mount,
+				 (int)(len - (size_t)(c2 + 1 - line)), c2 + 1);
+			size_t tl = strlen(h->path);
+			if (!strncmp(cand, h->path, tl) && (cand[tl] == '/' || !cand[tl]))
+				snprintf(out, size, "%s", cand);
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+}
+
+/* Join the machine's cgroup (see cgroup_target) in every hierarchy; but the cgroup2 one
+ * when skip_v2: the helper was created there (exec_helper_fork). */
+static int join_cgroups(const rt_machine *m, const char *pid1_cgroup, bool skip_v2)
+{
 	char self[32];
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	for (size_t i = 0; i < m->cg.n; i++) {
 		const rt_cg_hier *h = &m->cg.h[i];
+		if (skip_v2 && h->v2)
+			continue;
 		char target[PATH_MAX];
-		snprintf(target, sizeof(target), "%s", h->path);
-		/* PID 1's line for this hierarchy, as seen from the host. */
-		for (char *line = text; line && *line;) {
-			char *eol = strchr(line, '\n');
-			if (eol)
-				*eol = 0;
-			char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-			bool match =
-			    c2 &&
-			    (h->v2 ? (c1[1] == ':' && !strncmp(line, "0:", 2))
-				   : !strncmp(c1 + 1, h->controllers, (size_t)(c2 - c1 - 1)) &&
-					 strlen(h->controllers) == (size_t)(c2 - c1 - 1));
-			if (match) {
-				char cand[PATH_MAX];
-				snprintf(cand, sizeof(cand), "%s%s", h->mount, c2 + 1);
-				size_t tl = strlen(h->path);
-				if (!strncmp(cand, h->path, tl) && (cand[tl] == '/' || !cand[tl]))
-					snprintf(target, sizeof(target), "%s", cand);
-			}
-			if (eol)
-				*eol = '\n';
-			line = eol ? eol + 1 : NULL;
-		}
+		cgroup_target(h, pid1_cgroup, target, sizeof(target));
 		char procs[PATH_MAX + 16];
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", target);
 		int w = rt_write_file(procs, self);
@@ -109,6 +112,36 @@ static int join_cgroups(const rt_machine *m)
 			return w;
 	}
 	return 0;
+}
+
+/*
+ * fork() for the helper, but on cgroup2 right into the machine's cgroup: clone3 with
+ * CLONE_INTO_CGROUP moves nothing, and so, unlike writing cgroup.procs, never waits for the
+ * kernel's cgroup lock, which after a quiet spell costs an RCU grace period (10 to 20 ms on
+ * a virtualised host) on every exec. *in_cgroup says whether it went there; where clone3 or
+ * the flag is refused it is an ordinary fork and the helper moves itself.
+ */
+static pid_t exec_helper_fork(const rt_machine *m, const char *pid1_cgroup, bool *in_cgroup)
+{
+	*in_cgroup = false;
+	for (size_t i = 0; i < m->cg.n; i++) {
+		if (!m->cg.h[i].v2)
+			continue;
+		char target[PATH_MAX];
+		cgroup_target(&m->cg.h[i], pid1_cgroup, target, sizeof(target));
+		_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		struct clone_args args = {
+		    .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd};
+		long pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0) {
+			*in_cgroup = true;
+			return (pid_t)pid;
+		}
+		break;
+	}
+	return fork();
 }
 
 static _Noreturn void target_fail(int errpipe, int err)
@@ -218,6 +251,12 @@ int rt_exec(const rt_machine *m, const rt_exec_opts *o, pid_t *pid, berth_err *e
 	static char *const default_env[] = {"PATH=" DEFAULT_PATH, "HOME=/root", "TERM=xterm",
 					    "container=berth", NULL};
 	char *const *env = o->env ? o->env : default_env;
+	char pid1_cgroup[8192], p1[64];
+	snprintf(p1, sizeof(p1), "/proc/%d/cgroup", (int)m->pid);
+	ssize_t cl = rt_read_file(p1, pid1_cgroup, sizeof(pid1_cgroup));
+	if (cl < 0)
+		return berr_errno(e, (int)cl, "Cannot join the machine's cgroup (init process %d)",
+				  (int)m->pid);
 	int pidpipe[2], errpipe[2];
 	if (pipe2(pidpipe, O_CLOEXEC) < 0)
 		return berr_errno(e, -errno, "Cannot create a pipe");
@@ -227,7 +266,8 @@ int rt_exec(const rt_machine *m, const rt_exec_opts *o, pid_t *pid, berth_err *e
 		close(pidpipe[1]);
 		return berr_errno(e, r, "Cannot create a pipe");
 	}
-	pid_t helper = fork();
+	bool in_cgroup = false;
+	pid_t helper = exec_helper_fork(m, pid1_cgroup, &in_cgroup);
 	if (helper < 0) {
 		int r = -errno;
 		close(pidpipe[0]);
@@ -240,7 +280,7 @@ int rt_exec(const rt_machine *m, const rt_exec_opts *o, pid_t *pid, berth_err *e
 		close(pidpipe[0]);
 		close(errpipe[0]);
 		int step = 1, err = 0;
-		int jr = join_cgroups(m);
+		int jr = join_cgroups(m, pid1_cgroup, in_cgroup);
 		if (jr < 0)
 			err = -jr;
 		int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS |

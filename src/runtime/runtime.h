@@ -17,6 +17,7 @@
  *
  * All functions that can fail return a negative errno and fill a berth_err.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -148,8 +149,24 @@ int rt_cgroup_open(const char *name, const char *parent, rt_cgroup *cg, berth_er
 /* Create the directories (cpuset v1 gets its parent's cpus and mems; v2 parents get the
  * controllers enabled), then apply limits. An existing cgroup is reused. */
 int rt_cgroup_create(const rt_cgroup *cg, const rt_limits *l, berth_err *e);
-/* Move process pid into the machine's cgroup in every hierarchy. */
-int rt_cgroup_enter(const rt_cgroup *cg, pid_t pid, berth_err *e);
+/* Move process pid into the machine's cgroup in every hierarchy (but the cgroup2 one when
+ * skip_v2: a process created there with CLONE_INTO_CGROUP is in it already). */
+int rt_cgroup_enter(const rt_cgroup *cg, pid_t pid, bool skip_v2, berth_err *e);
+/* The machine's cgroup2 directory opened for clone3(CLONE_INTO_CGROUP), or -errno (-ENOENT
+ * when no cgroup2 hierarchy is in use). */
+int rt_cgroup_open_v2_dir(const rt_cgroup *cg);
+/*
+ * A head start for the first move into a cgroup (cgroup-warmup.c): a thread that makes a
+ * move that changes nothing, so that the kernel's wait that comes with the first move after
+ * a quiet spell overlaps the caller's own work. Finish before forking or cloning: the child
+ * of a process with a second thread running may inherit a lock that thread holds.
+ */
+typedef struct rt_cgroup_warmup {
+	pthread_t thread;
+	bool started;
+} rt_cgroup_warmup;
+void rt_cgroup_warmup_start(rt_cgroup_warmup *w);
+void rt_cgroup_warmup_finish(rt_cgroup_warmup *w);
 /* Delegate the hierarchies the machine's init manages (name=systemd and cgroup2) to the
  * host uid/gid of the machine's root: the directory and cgroup.procs, cgroup.threads,
  * cgroup.subtree_control, tasks; never the limit files. */

@@ -154,14 +154,32 @@ static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int so
 			      c->argv[0]));
 }
 
-static pid_t clone_machine(uint64_t flags, int *pidfd)
+/* Clone the machine's first process; with a cgroup2 directory fd, right into that cgroup,
+ * which unlike a move afterwards never waits for the kernel's cgroup lock (see
+ * cgroup-warmup.c). *in_cgroup says whether it went there. */
+static pid_t clone_machine(uint64_t flags, int cgroup_fd, int *pidfd, bool *in_cgroup)
 {
 	struct clone_args args = {
 	    .flags = flags | CLONE_PIDFD,
 	    .pidfd = (uint64_t)(uintptr_t)pidfd,
 	    .exit_signal = SIGCHLD,
 	};
-	long pid = syscall(SYS_clone3, &args, sizeof(args));
+	long pid;
+	*in_cgroup = false;
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0) {
+			*in_cgroup = true;
+			return (pid_t)pid;
+		}
+		/* Kernels before 5.7 refuse it; so may a host where a move is allowed: then
+		 * the process is moved after all. */
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		args.cgroup = 0;
+	}
+	pid = syscall(SYS_clone3, &args, sizeof(args));
 	if (pid >= 0 || errno != ENOSYS)
 		return (pid_t)pid;
 	/* Kernels before 5.3: clone, then a pidfd (5.3 too; else none). */
@@ -202,7 +220,7 @@ int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e)
 	m->idmap = *c->idmap;
 	m->own_net = c->private_network;
 	int64_t uid0 = -1, gid0 = -1, tty_gid = -1;
-	_cleanup_close_ int root_fd = -1;
+	_cleanup_close_ int root_fd = -1, cgroup_fd = -1;
 	int r = host_root(m->idmap.uid, m->idmap.n_uid, 0, &uid0, e);
 	if (r == 0)
 		r = host_root(m->idmap.gid, m->idmap.n_gid, 0, &gid0, e);
@@ -235,7 +253,9 @@ int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e)
 	if (c->private_network)
 		flags |= CLONE_NEWNET;
 	int pidfd = -1;
-	pid_t pid = clone_machine(flags, &pidfd);
+	bool in_cgroup = false;
+	cgroup_fd = rt_cgroup_open_v2_dir(&m->cg);
+	pid_t pid = clone_machine(flags, cgroup_fd, &pidfd, &in_cgroup);
 	if (pid < 0) {
 		r = berr_errno(e, -errno, "Cannot create the machine's namespaces");
 		close(sp[0]);
@@ -251,7 +271,7 @@ int rt_spawn(const rt_config *c, rt_machine *m, berth_err *e)
 	m->pidfd = pidfd;
 	r = rt_idmap_write(pid, &m->idmap, e);
 	if (r == 0)
-		r = rt_cgroup_enter(&m->cg, pid, e);
+		r = rt_cgroup_enter(&m->cg, pid, in_cgroup, e);
 	/* With the setuid helpers' map the machine's root may be a subordinate id, which only
 	 * the machine's own root can hand things to: the child does it (child_main). */
 	if (r == 0 && !m->idmap.helpers)
