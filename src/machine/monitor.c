@@ -661,6 +661,9 @@ int main(int argc, char **argv)
 	 * given back when freed, also after a reboot from inside (glibc would otherwise raise
 	 * the threshold after the first free and keep the next one in the heap). */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/* One arena: the cgroup warm-up thread's few allocations would otherwise get an arena
+	 * of their own that outlives the thread. */
+	mallopt(M_ARENA_MAX, 1);
 	signal(SIGPIPE, SIG_IGN);
 	/* The lock and the ready pipe must not leak into the machine. */
 	fcntl(lock_fd, F_SETFD, FD_CLOEXEC);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void *warm_up(void *arg)
 {
@@ -45,14 +46,38 @@ static void *warm_up(void *arg)
 	return NULL;
 }
 
+/* The thread runs on a stack of ours, unmapped once it is joined: glibc would keep a stack
+ * of its own making for the next thread, and its pages would stay in a long-lived caller
+ * (the monitor) for nothing. */
+#define WARMUP_STACK (256 * 1024)
+
 void rt_cgroup_warmup_start(rt_cgroup_warmup *w)
 {
-	w->started = pthread_create(&w->thread, NULL, warm_up, NULL) == 0;
+	w->started = false;
+	w->stack = mmap(NULL, WARMUP_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (w->stack == MAP_FAILED) {
+		w->stack = NULL;
+		return;
+	}
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) == 0) {
+		if (pthread_attr_setstack(&attr, w->stack, WARMUP_STACK) == 0)
+			w->started = pthread_create(&w->thread, &attr, warm_up, NULL) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!w->started) {
+		munmap(w->stack, WARMUP_STACK);
+		w->stack = NULL;
+	}
 }
 
 void rt_cgroup_warmup_finish(rt_cgroup_warmup *w)
 {
 	if (w->started)
 		pthread_join(w->thread, NULL);
+	if (w->stack)
+		munmap(w->stack, WARMUP_STACK);
 	w->started = false;
+	w->stack = NULL;
 }

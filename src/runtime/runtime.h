@@ -163,6 +163,7 @@ int rt_cgroup_open_v2_dir(const rt_cgroup *cg);
  */
 typedef struct rt_cgroup_warmup {
 	pthread_t thread;
+	void *stack;
 	bool started;
 } rt_cgroup_warmup;
 void rt_cgroup_warmup_start(rt_cgroup_warmup *w);
