@@ -122,6 +122,11 @@ static bool may_use(const char *mount, const char *dir, const char *own, bool v2
 	return faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) == 0;
 }
 
+int rt_cgroup_proc_path(const char *proc_cgroup, const rt_cg_hier *h, char *out, size_t size)
+{
+	return own_path(proc_cgroup, h->v2, h->controllers, out, size);
+}
+
 int rt_cgroup_open(const char *name, const char *parent, rt_cgroup *cg, berth_err *e)
 {
 	memset(cg, 0, sizeof(*cg));

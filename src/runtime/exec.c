@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,26 +66,12 @@ static ssize_t read_all(int fd, void *buf, size_t len)
  * the machine's cgroup. pid1_cgroup is PID 1's /proc/PID/cgroup. */
 static void cgroup_target(const rt_cg_hier *h, const char *pid1_cgroup, char *out, size_t size)
 {
-	snprintf(out, size, "%s", h->path);
-	for (const char *line = pid1_cgroup; line && *line;) {
-		const char *eol = strchr(line, '\n');
-		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-		const char *c1 = memchr(line, ':', len);
-		const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-		bool match =
-		    c2 && (h->v2 ? (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1)
-				 : strlen(h->controllers) == (size_t)(c2 - c1 - 1) &&
-				       !strncmp(c1 + 1, h->controllers, (size_t)(c2 - c1 - 1)));
-		if (match) {
-			char cand[PATH_MAX];
-			snprintf(cand, sizeof(cand), "%s%.*s", h->mount,
-				 (int)(len - (size_t)(c2 + 1 - line)), c2 + 1);
-			size_t tl = strlen(h->path);
-			if (!strncmp(cand, h->path, tl) && (cand[tl] == '/' || !cand[tl]))
-				snprintf(out, size, "%s", cand);
-		}
-		line = eol ? eol + 1 : NULL;
-	}
+	char rel[PATH_MAX];
+	size_t tl = strlen(h->path);
+	if (rt_cgroup_proc_path(pid1_cgroup, h, rel, sizeof(rel)) < 0 ||
+	    (size_t)snprintf(out, size, "%s%s", h->mount, rel) >= size ||
+	    strncmp(out, h->path, tl) || (out[tl] != '/' && out[tl]))
+		snprintf(out, size, "%s", h->path);
 }
 
 /* Join the machine's cgroup (see cgroup_target) in every hierarchy; but the cgroup2 one
@@ -132,13 +117,10 @@ static pid_t exec_helper_fork(const rt_machine *m, const char *pid1_cgroup, bool
 		_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			break;
-		struct clone_args args = {
-		    .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)fd};
-		long pid = syscall(SYS_clone3, &args, sizeof(args));
-		if (pid >= 0) {
-			*in_cgroup = true;
+		struct clone_args args = {.exit_signal = SIGCHLD};
+		long pid = rt_clone3(&args, fd, in_cgroup);
+		if (pid >= 0)
 			return (pid_t)pid;
-		}
 		break;
 	}
 	return fork();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 /* Helpers shared by the runtime's files; not part of the public API (runtime.h). */
+#include <linux/sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -45,6 +46,16 @@ int rt_cgroup_mount_inside(const rt_cgroup *cg, const char *root, berth_err *e);
 /* Fork a process in a new user namespace with the given maps and return an fd of that
  * namespace (the process is gone when this returns). */
 int rt_userns_fd(const rt_idmap *m, berth_err *e);
+
+/* clone3(args); with cgroup_fd >= 0 (a cgroup2 directory), first right into that cgroup
+ * with CLONE_INTO_CGROUP, which unlike a move afterwards never waits for the kernel's cgroup
+ * lock (see cgroup-warmup.c). Where that is refused (kernels before 5.7, or a host that
+ * allows only a move) it clones without it. *in_cgroup says which. Returns as clone3. */
+long rt_clone3(struct clone_args *args, int cgroup_fd, bool *in_cgroup);
+
+/* The path (inside the hierarchy) of a process's cgroup in hierarchy h, from the text of
+ * its /proc/PID/cgroup. Returns 0 or -ENOENT. */
+int rt_cgroup_proc_path(const char *proc_cgroup, const rt_cg_hier *h, char *out, size_t size);
 
 /* pidfd helpers through syscall(2), for libcs without wrappers. */
 int rt_pidfd_open(pid_t pid);

@@ -154,9 +154,8 @@ static _Noreturn void child_main(const rt_config *c, const rt_cgroup *cg, int so
 			      c->argv[0]));
 }
 
-/* Clone the machine's first process; with a cgroup2 directory fd, right into that cgroup,
- * which unlike a move afterwards never waits for the kernel's cgroup lock (see
- * cgroup-warmup.c). *in_cgroup says whether it went there. */
+/* Clone the machine's first process; with a cgroup2 directory fd, right into that cgroup
+ * (rt_clone3). *in_cgroup says whether it went there. */
 static pid_t clone_machine(uint64_t flags, int cgroup_fd, int *pidfd, bool *in_cgroup)
 {
 	struct clone_args args = {
@@ -164,22 +163,7 @@ static pid_t clone_machine(uint64_t flags, int cgroup_fd, int *pidfd, bool *in_c
 	    .pidfd = (uint64_t)(uintptr_t)pidfd,
 	    .exit_signal = SIGCHLD,
 	};
-	long pid;
-	*in_cgroup = false;
-	if (cgroup_fd >= 0) {
-		args.flags |= CLONE_INTO_CGROUP;
-		args.cgroup = (uint64_t)cgroup_fd;
-		pid = syscall(SYS_clone3, &args, sizeof(args));
-		if (pid >= 0) {
-			*in_cgroup = true;
-			return (pid_t)pid;
-		}
-		/* Kernels before 5.7 refuse it; so may a host where a move is allowed: then
-		 * the process is moved after all. */
-		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-		args.cgroup = 0;
-	}
-	pid = syscall(SYS_clone3, &args, sizeof(args));
+	long pid = rt_clone3(&args, cgroup_fd, in_cgroup);
 	if (pid >= 0 || errno != ENOSYS)
 		return (pid_t)pid;
 	/* Kernels before 5.3: clone, then a pidfd (5.3 too; else none). */

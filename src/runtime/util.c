@@ -160,3 +160,19 @@ int rt_write_file_atomic(const char *path, const char *text, size_t len, mode_t 
 		unlink(tmp);
 	return r;
 }
+
+long rt_clone3(struct clone_args *args, int cgroup_fd, bool *in_cgroup)
+{
+	*in_cgroup = false;
+	if (cgroup_fd >= 0) {
+		struct clone_args into = *args;
+		into.flags |= CLONE_INTO_CGROUP;
+		into.cgroup = (uint64_t)cgroup_fd;
+		long pid = syscall(SYS_clone3, &into, sizeof(into));
+		if (pid >= 0) {
+			*in_cgroup = true;
+			return pid;
+		}
+	}
+	return syscall(SYS_clone3, args, sizeof(*args));
+}
