@@ -343,8 +343,14 @@ static void machine_kill_now(monitor *mo, berth_err *e)
 }
 
 /* Whether the machine's init still runs (without reaping it). */
-static bool init_alive(monitor *mo)
+/* Whether the init still runs after up to grace_ms: an exiting process gives up its
+ * namespaces before it becomes a zombie, so one whose namespaces just vanished may still
+ * look alive for a moment. */
+static bool init_alive(monitor *mo, int grace_ms)
 {
+	struct pollfd p = {.fd = mo->m.pidfd, .events = POLLIN};
+	while (poll(&p, 1, grace_ms) < 0 && errno == EINTR)
+		;
 	siginfo_t si = {0};
 	if (waitid(P_PIDFD, (id_t)mo->m.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
 		return false;
@@ -365,7 +371,7 @@ static int net_start(monitor *mo, berth_err *e)
 	}
 	char desc[1024];
 	int r = pasta_start(&mo->net, mo->m.pid, &mo->pasta, desc, sizeof(desc), e);
-	if (r < 0 && !init_alive(mo)) {
+	if (r < 0 && !init_alive(mo, 500)) {
 		/* The init ended before pasta could join it: that is the failure to report,
 		 * and the main loop does, with the console. */
 		console_log_say(&mo->log, "network: not connected, the init ended first");
